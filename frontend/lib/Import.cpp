@@ -16,6 +16,9 @@
 #include "mlir/IR/Verifier.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 
 using namespace mlir;
 using namespace strata::sg;
@@ -58,21 +61,180 @@ const ModelDecl *pickModel(const Module &ast, const ImportOptions &options,
   return nullptr;
 }
 
+/// Parses a file and, depth first, the files it imports, into `files`: each
+/// file after the ones it imports. Every import of one file (by its real
+/// path) shares one SourceFile, so a diamond loads it once.
+class FileLoader {
+public:
+  FileLoader(llvm::SourceMgr &sourceMgr, unsigned rootBuffer,
+             MLIRContext *context, const ImportOptions &options,
+             std::vector<SourceFile> &files)
+      : sourceMgr(sourceMgr), rootBuffer(rootBuffer), context(context),
+        options(options), files(files) {}
+
+  /// The location of `loc` in whichever buffer holds it.
+  Location toLoc(llvm::SMLoc loc, unsigned fallbackBuffer) const {
+    unsigned id = loc.isValid() ? sourceMgr.FindBufferContainingLoc(loc) : 0;
+    if (!id)
+      id = fallbackBuffer ? fallbackBuffer : rootBuffer;
+    StringRef name = sourceMgr.getMemoryBuffer(id)->getBufferIdentifier();
+    if (!loc.isValid())
+      return FileLineColLoc::get(context, name, 1, 1);
+    auto [line, column] = sourceMgr.getLineAndColumn(loc, id);
+    return FileLineColLoc::get(context, name, line, column);
+  }
+
+  /// Parses buffer `bufferId` and what it imports. Returns the index of its
+  /// SourceFile, or failure after reporting.
+  FailureOr<size_t> load(unsigned bufferId) {
+    std::optional<Module> ast = parseModule(
+        sourceMgr, bufferId, [&](llvm::SMLoc loc, const llvm::Twine &message) {
+          emitError(toLoc(loc, bufferId)) << message.str();
+        });
+    if (!ast)
+      return failure();
+
+    SourceFile file;
+    file.bufferId = bufferId;
+    // Where each visible name comes from: its definition, and the import of
+    // this file that brought it (null for the file's own names).
+    llvm::StringMap<std::pair<llvm::SMLoc, llvm::SMLoc>> origin;
+    bool ok = true;
+    for (const ImportDecl &import : ast->imports) {
+      FailureOr<size_t> dep = loadImport(import, bufferId);
+      if (failed(dep)) {
+        ok = false;
+        continue;
+      }
+      for (const auto &name : files[*dep].visible) {
+        llvm::SMLoc defLoc = name.getValue();
+        auto [it, inserted] =
+            origin.try_emplace(name.getKey(), defLoc, import.loc);
+        if (!inserted && it->second.first != defLoc) {
+          reportClash(name.getKey(), import.loc, defLoc, it->second.first);
+          ok = false;
+        }
+      }
+    }
+    auto addOwn = [&](StringRef name, llvm::SMLoc loc) {
+      auto [it, inserted] = origin.try_emplace(name, loc, llvm::SMLoc());
+      // A name defined twice in this file is the elaborator's to report.
+      if (!inserted && it->second.second.isValid()) {
+        reportClash(name, it->second.second, it->second.first, loc);
+        ok = false;
+      }
+    };
+    for (const ConstDecl &c : ast->consts)
+      addOwn(c.name, c.loc);
+    for (const DefDecl &d : ast->defs)
+      addOwn(d.name, d.loc);
+    if (!ok)
+      return failure();
+    for (const auto &entry : origin)
+      file.visible[entry.getKey()] = entry.getValue().first;
+    file.ast = std::move(*ast);
+    files.push_back(std::move(file));
+    return files.size() - 1;
+  }
+
+private:
+  /// Resolves, reads and loads one `import`, at most once per file.
+  FailureOr<size_t> loadImport(const ImportDecl &import, unsigned fromBuffer) {
+    Location at = toLoc(import.loc, fromBuffer);
+    if (!options.allowFileImports) {
+      emitError(at) << "'import' is disabled here (this tool does not read "
+                       "other files)";
+      return failure();
+    }
+    // Relative to the importing file, whatever the working directory.
+    llvm::SmallString<256> path(import.path);
+    if (!llvm::sys::path::is_absolute(path)) {
+      path = llvm::sys::path::parent_path(importingFile(fromBuffer));
+      llvm::sys::path::append(path, import.path);
+    }
+    llvm::sys::path::remove_dots(path, /*remove_dot_dot=*/true);
+    // The real path identifies a file however it is reached.
+    llvm::SmallString<256> key;
+    if (llvm::sys::fs::real_path(path, key))
+      key = path;
+
+    auto it = byPath.find(key);
+    if (it != byPath.end()) {
+      if (!it->second) {
+        emitError(at) << "import cycle: '" << import.path
+                      << "' is being imported already, directly or through "
+                         "the files it imports";
+        return failure();
+      }
+      if (*it->second == kFailed)
+        return failure(); // Reported at its first import.
+      return *it->second;
+    }
+    if (llvm::sys::fs::is_directory(path)) {
+      emitError(at) << "cannot import '" << import.path << "': '" << path
+                    << "' is a directory";
+      return failure();
+    }
+    llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
+        llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
+    if (!buffer) {
+      emitError(at) << "cannot import '" << import.path << "': cannot read '"
+                    << path << "': " << buffer.getError().message();
+      return failure();
+    }
+    // The buffer is named by its path, which is what diagnostics print and
+    // how MLIR's SourceMgr handlers find the line to show.
+    unsigned id = sourceMgr.AddNewSourceBuffer(std::move(*buffer), import.loc);
+    byPath[key] = std::nullopt; // Loading: a cycle back here is an error.
+    FailureOr<size_t> index = load(id);
+    if (failed(index)) {
+      // Reported already; importing it again must not report it again.
+      byPath[key] = kFailed;
+      return failure();
+    }
+    byPath[key] = *index;
+    return *index;
+  }
+
+  /// The path of the file that buffer `id` holds. MLIR's
+  /// --split-input-file names each chunk `within split at FILE:LINE offset `;
+  /// the chunk's imports are relative to FILE all the same.
+  StringRef importingFile(unsigned id) const {
+    StringRef name = sourceMgr.getMemoryBuffer(id)->getBufferIdentifier();
+    if (name.consume_front("within split at ") && name.ends_with(" offset "))
+      name = name.rsplit(':').first;
+    return name;
+  }
+
+  void reportClash(StringRef name, llvm::SMLoc importLoc, llvm::SMLoc first,
+                   llvm::SMLoc second) {
+    InFlightDiagnostic diag = emitError(toLoc(importLoc, 0))
+                              << "this import defines '" << name
+                              << "' a second time; a name may be defined in "
+                                 "only one of the files an import brings "
+                                 "together";
+    diag.attachNote(toLoc(first, 0)) << "'" << name << "' is defined here";
+    diag.attachNote(toLoc(second, 0)) << "and here";
+  }
+
+  static constexpr size_t kFailed = ~size_t(0);
+  llvm::SourceMgr &sourceMgr;
+  unsigned rootBuffer;
+  MLIRContext *context;
+  const ImportOptions &options;
+  std::vector<SourceFile> &files;
+  /// Each imported file by real path: its index in `files`, nullopt while
+  /// it loads, kFailed when it failed.
+  llvm::StringMap<std::optional<size_t>> byPath;
+};
+
 } // namespace
 
-OwningOpRef<ModuleOp> strata::sg::importModel(const llvm::SourceMgr &sourceMgr,
+OwningOpRef<ModuleOp> strata::sg::importModel(llvm::SourceMgr &sourceMgr,
                                               unsigned bufferId,
                                               MLIRContext *context,
                                               const ImportOptions &options) {
   context->loadDialect<func::FuncDialect>();
-  StringRef fileName =
-      sourceMgr.getMemoryBuffer(bufferId)->getBufferIdentifier();
-  auto toLoc = [&](llvm::SMLoc loc) -> Location {
-    if (!loc.isValid())
-      return FileLineColLoc::get(context, fileName, 1, 1);
-    auto [line, column] = sourceMgr.getLineAndColumn(loc, bufferId);
-    return FileLineColLoc::get(context, fileName, line, column);
-  };
 
   // A verifier error would dump the op in generic form, which means nothing
   // to the author of the model: the location says where the error is.
@@ -93,22 +255,22 @@ OwningOpRef<ModuleOp> strata::sg::importModel(const llvm::SourceMgr &sourceMgr,
     return failure(); // Let the caller's handler print or verify it.
   });
 
-  std::optional<Module> ast = parseModule(
-      sourceMgr, bufferId, [&](llvm::SMLoc loc, const llvm::Twine &message) {
-        emitError(toLoc(loc)) << message.str();
-      });
-  if (!ast || errorCount)
+  std::vector<SourceFile> files;
+  FileLoader loader(sourceMgr, bufferId, context, options, files);
+  if (failed(loader.load(bufferId)) || errorCount)
     return nullptr;
+  const Module &ast = files.back().ast;
+  auto toLoc = [&](llvm::SMLoc loc) { return loader.toLoc(loc, bufferId); };
 
   // Anchor model-selection errors at the first model, else the file start.
-  Location anchor = ast->models.empty() ? toLoc(llvm::SMLoc())
-                                        : toLoc(ast->models.front().loc);
-  const ModelDecl *model = pickModel(*ast, options, anchor);
+  Location anchor =
+      ast.models.empty() ? toLoc(llvm::SMLoc()) : toLoc(ast.models.front().loc);
+  const ModelDecl *model = pickModel(ast, options, anchor);
   if (!model)
     return nullptr;
 
   OwningOpRef<ModuleOp> module = ModuleOp::create(toLoc(model->loc));
-  Elaborator elaborator(sourceMgr, bufferId, *ast, *module);
+  Elaborator elaborator(sourceMgr, files, *module);
   elaborator.errorCount = &errorCount;
   if (failed(elaborator.elaborateModel(*model, options.argOverrides)) ||
       errorCount)

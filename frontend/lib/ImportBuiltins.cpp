@@ -220,6 +220,18 @@ template <bool isMax> FailureOr<SgValue> minMax(Args &args) {
   return SgValue::ofFloat(isMax ? std::max(x, y) : std::min(x, y));
 }
 
+/// `error("message")`: the model's own compile-time error, reported at the
+/// call (and its call sites), for a combination of arguments it rejects:
+/// `else { error("unknown gating") }`.
+FailureOr<SgValue> userError(Args &args) {
+  FailureOr<std::string> message =
+      args.e.requireStr(args.get(0), args.loc(0), args.what(0));
+  if (failed(message))
+    return failure();
+  args.e.error(args.call.loc) << *message;
+  return failure();
+}
+
 FailureOr<SgValue> gelu(Args &args) {
   FailureOr<Value> x = args.tensor(0);
   if (failed(x))
@@ -652,6 +664,7 @@ const Builtin kBuiltins[] = {
     {"silu", {"x"}, 1, elementwise1<graph::SiluOp, siluF>},
     {"abs", {"x"}, 1, elementwise1<graph::AbsOp, absF>},
     {"gelu", {"x", "approximate"}, 1, gelu},
+    {"error", {"message"}, 1, userError},
     {"min", {"a", "b"}, 2, minMax<false>},
     {"max", {"a", "b"}, 2, minMax<true>},
     {"sum", {"x", "axis", "keepdim"}, 1, reduce<graph::ReduceKind::sum>},

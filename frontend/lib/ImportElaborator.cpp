@@ -126,28 +126,79 @@ Binding *Scope::lookup(StringRef name) {
 // Elaborator: setup, locations, op creation
 //===----------------------------------------------------------------------===//
 
-Elaborator::Elaborator(const llvm::SourceMgr &sourceMgr, unsigned bufferId,
-                       const Module &ast, ModuleOp module)
-    : builder(module.getContext()), sourceMgr(sourceMgr), bufferId(bufferId),
-      ast(ast), context(module.getContext()), module(module),
+Elaborator::Elaborator(const llvm::SourceMgr &sourceMgr,
+                       ArrayRef<SourceFile> files, ModuleOp module)
+    : builder(module.getContext()), sourceMgr(sourceMgr), files(files),
+      context(module.getContext()), module(module),
       paramBuilder(module.getContext()) {
-  fileName = StringAttr::get(
-      context, sourceMgr.getMemoryBuffer(bufferId)->getBufferIdentifier());
   context->loadDialect<graph::GraphDialect, func::FuncDialect>();
-  for (const DefDecl &def : ast.defs) {
-    auto [it, inserted] = defs.try_emplace(def.name, &def);
-    if (!inserted)
-      (error(def.loc) << "def '" << def.name << "' is already defined")
-              .attachNote(fileLoc(it->second->loc))
-          << "previous definition of '" << def.name << "' here";
+  // One namespace for all files: the import step has already rejected a
+  // name defined in two files, so a clash here is within one file.
+  for (const SourceFile &file : files) {
+    for (const DefDecl &def : file.ast.defs) {
+      auto [it, inserted] = defs.try_emplace(def.name, &def);
+      if (!inserted)
+        (error(def.loc) << "def '" << def.name << "' is already defined")
+                .attachNote(fileLoc(it->second->loc))
+            << "previous definition of '" << def.name << "' here";
+    }
   }
 }
 
 Location Elaborator::fileLoc(llvm::SMLoc at) const {
+  // The root file, where a location-less diagnostic (an --sg-arg) belongs.
+  unsigned bufferId = files.back().bufferId;
+  if (at.isValid())
+    if (unsigned id = sourceMgr.FindBufferContainingLoc(at))
+      bufferId = id;
+  StringRef name = sourceMgr.getMemoryBuffer(bufferId)->getBufferIdentifier();
   if (!at.isValid())
-    return FileLineColLoc::get(fileName, 1, 1);
+    return FileLineColLoc::get(context, name, 1, 1);
   auto [line, column] = sourceMgr.getLineAndColumn(at, bufferId);
-  return FileLineColLoc::get(fileName, line, column);
+  return FileLineColLoc::get(context, name, line, column);
+}
+
+bool Elaborator::isVisible(StringRef name, llvm::SMLoc at) const {
+  if (!at.isValid())
+    return true;
+  unsigned id = sourceMgr.FindBufferContainingLoc(at);
+  for (const SourceFile &file : files)
+    if (file.bufferId == id)
+      return file.visible.contains(name);
+  return true;
+}
+
+const Binding *Elaborator::lookupConstant(StringRef name,
+                                          llvm::SMLoc at) const {
+  auto it = constants.find(name);
+  if (it == constants.end() || !isVisible(name, at))
+    return nullptr;
+  return &it->second;
+}
+
+const DefDecl *Elaborator::lookupDef(StringRef name, llvm::SMLoc at) const {
+  auto it = defs.find(name);
+  if (it == defs.end() || !isVisible(name, at))
+    return nullptr;
+  return it->second;
+}
+
+bool Elaborator::isBound(Scope &scope, StringRef name, llvm::SMLoc at) const {
+  return scope.lookup(name) || lookupConstant(name, at);
+}
+
+LogicalResult Elaborator::spendWork(int64_t amount, Location at) {
+  if (outOfBudget)
+    return failure();
+  work += amount;
+  if (work <= kMaxElaborationWork)
+    return success();
+  outOfBudget = true;
+  emitError(at) << "the model expands too far: elaborating it takes more than "
+                << kMaxElaborationWork
+                << " steps (statements, loop iterations and ops); check the "
+                   "loop bounds and the calls in loops";
+  return failure();
 }
 
 Location Elaborator::loc(llvm::SMLoc at) const {
@@ -161,7 +212,7 @@ InFlightDiagnostic Elaborator::error(llvm::SMLoc at) const {
 }
 
 bool Elaborator::tooManyErrors() const {
-  return errorCount && *errorCount >= kMaxImportErrors;
+  return outOfBudget || (errorCount && *errorCount >= kMaxImportErrors);
 }
 
 FailureOr<Operation *> Elaborator::finishOp(OperationState &state, OpBuilder &b,
@@ -190,6 +241,8 @@ FailureOr<Operation *> Elaborator::finishOp(OperationState &state, OpBuilder &b,
   } else {
     state.addTypes(resultTypes);
   }
+  if (failed(spendWork(1, state.location)))
+    return failure();
   Operation *op = b.create(state);
   if (failed(verify(op))) {
     op->erase();
@@ -377,12 +430,99 @@ static StringRef spell(BinaryOp op) {
     return "%";
   case BinaryOp::MatMul:
     return "@";
+  case BinaryOp::Eq:
+    return "==";
+  case BinaryOp::Ne:
+    return "!=";
+  case BinaryOp::Lt:
+    return "<";
+  case BinaryOp::Le:
+    return "<=";
+  case BinaryOp::Gt:
+    return ">";
+  case BinaryOp::Ge:
+    return ">=";
+  case BinaryOp::And:
+    return "and";
+  case BinaryOp::Or:
+    return "or";
   }
   llvm_unreachable("unknown binary op");
 }
 
+static bool isComparison(BinaryOp op) {
+  return op == BinaryOp::Eq || op == BinaryOp::Ne || op == BinaryOp::Lt ||
+         op == BinaryOp::Le || op == BinaryOp::Gt || op == BinaryOp::Ge;
+}
+
+FailureOr<SgValue> Elaborator::compare(BinaryOp op, const SgValue &lhs,
+                                       const SgValue &rhs, llvm::SMLoc at) {
+  // The result as a function of the three-way comparison of lhs and rhs.
+  auto fromOrder = [&](int order) {
+    switch (op) {
+    case BinaryOp::Eq:
+      return order == 0;
+    case BinaryOp::Ne:
+      return order != 0;
+    case BinaryOp::Lt:
+      return order < 0;
+    case BinaryOp::Le:
+      return order <= 0;
+    case BinaryOp::Gt:
+      return order > 0;
+    default:
+      return order >= 0;
+    }
+  };
+  bool equality = op == BinaryOp::Eq || op == BinaryOp::Ne;
+  if (lhs.isNumber() && rhs.isNumber()) {
+    if (lhs.kind == SgValue::Kind::Int && rhs.kind == SgValue::Kind::Int) {
+      FailureOr<int64_t> a = requireInt(lhs, at, "the left operand");
+      FailureOr<int64_t> b = requireInt(rhs, at, "the right operand");
+      if (failed(a) || failed(b))
+        return failure();
+      return SgValue::ofBool(fromOrder(*a < *b ? -1 : *a > *b ? 1 : 0));
+    }
+    FailureOr<double> a = requireFloat(lhs, at, "the left operand");
+    FailureOr<double> b = requireFloat(rhs, at, "the right operand");
+    if (failed(a) || failed(b))
+      return failure();
+    // NaN is unordered: only `!=` holds.
+    if (std::isnan(*a) || std::isnan(*b))
+      return SgValue::ofBool(op == BinaryOp::Ne);
+    return SgValue::ofBool(fromOrder(*a < *b ? -1 : *a > *b ? 1 : 0));
+  }
+  if (lhs.kind == SgValue::Kind::Str && rhs.kind == SgValue::Kind::Str)
+    return SgValue::ofBool(fromOrder(StringRef(lhs.str).compare(rhs.str)));
+  if (equality && lhs.kind == rhs.kind &&
+      (lhs.kind == SgValue::Kind::Bool || lhs.kind == SgValue::Kind::DType)) {
+    bool same = lhs.kind == SgValue::Kind::Bool ? lhs.boolValue == rhs.boolValue
+                                                : lhs.dtype == rhs.dtype;
+    return SgValue::ofBool(fromOrder(same ? 0 : 1));
+  }
+  auto diag = error(at);
+  diag << "'" << spell(op) << "' cannot compare " << lhs.describe() << " and "
+       << rhs.describe();
+  if (lhs.isTensor() || rhs.isTensor())
+    diag << "; comparisons are on compile-time values, not tensors";
+  else if (lhs.kind == rhs.kind && !equality)
+    diag << "; only numbers and strings are ordered";
+  return failure();
+}
+
 FailureOr<SgValue> Elaborator::binary(BinaryOp op, const SgValue &lhs,
                                       const SgValue &rhs, llvm::SMLoc at) {
+  if (isComparison(op))
+    return compare(op, lhs, rhs, at);
+  if (op == BinaryOp::And || op == BinaryOp::Or) {
+    FailureOr<bool> a =
+        requireBool(lhs, at, "an operand of '" + spell(op) + "'");
+    FailureOr<bool> b =
+        requireBool(rhs, at, "an operand of '" + spell(op) + "'");
+    if (failed(a) || failed(b))
+      return failure();
+    return SgValue::ofBool(op == BinaryOp::And ? *a && *b : *a || *b);
+  }
   // Tensor arithmetic: a number on one side becomes a scalar constant of the
   // other side's element type.
   if (lhs.isTensor() || rhs.isTensor()) {
@@ -434,6 +574,8 @@ FailureOr<SgValue> Elaborator::binary(BinaryOp op, const SgValue &lhs,
                 << "' is integer arithmetic on compile-time numbers; it does "
                    "not apply to tensors";
       return failure();
+    default:
+      llvm_unreachable("comparisons and logic are handled above");
     }
     if (failed(result))
       return failure();
@@ -473,8 +615,7 @@ FailureOr<SgValue> Elaborator::binary(BinaryOp op, const SgValue &lhs,
       }
       r = op == BinaryOp::FloorDiv ? floorDiv(a, b) : floorMod(a, b);
       break;
-    case BinaryOp::Div:
-    case BinaryOp::MatMul:
+    default:
       llvm_unreachable("handled above");
     }
     if (!r) {
@@ -507,7 +648,7 @@ FailureOr<SgValue> Elaborator::binary(BinaryOp op, const SgValue &lhs,
     if (op == BinaryOp::FloorDiv)
       return SgValue::ofFloat(std::floor(*a / *b));
     return SgValue::ofFloat(*a - std::floor(*a / *b) * *b);
-  case BinaryOp::MatMul:
+  default:
     break;
   }
   llvm_unreachable("handled above");
@@ -559,6 +700,13 @@ FailureOr<SgValue> Elaborator::eval(const Expr &expr) {
     FailureOr<SgValue> v = evalSingle(*expr.lhs);
     if (failed(v))
       return failure();
+    if (expr.unaryOp == UnaryOp::Not) {
+      FailureOr<bool> b =
+          requireBool(*v, expr.lhs->loc, "the operand of 'not'");
+      if (failed(b))
+        return failure();
+      return SgValue::ofBool(!*b);
+    }
     if (v->isTensor()) {
       FailureOr<Operation *> op =
           createOp<graph::NegOp>(expr.loc, {v->tensor}, {});
@@ -569,6 +717,26 @@ FailureOr<SgValue> Elaborator::eval(const Expr &expr) {
     return binary(BinaryOp::Sub, SgValue::ofInt(0), *v, expr.loc);
   }
   case Expr::Kind::Binary: {
+    if (expr.binaryOp == BinaryOp::And || expr.binaryOp == BinaryOp::Or) {
+      // Short-circuit, so that `n > 0 and 12 // n == 3` is safe.
+      bool isAnd = expr.binaryOp == BinaryOp::And;
+      StringRef what = isAnd ? "an operand of 'and'" : "an operand of 'or'";
+      FailureOr<SgValue> lhs = evalSingle(*expr.lhs);
+      if (failed(lhs))
+        return failure();
+      FailureOr<bool> a = requireBool(*lhs, expr.lhs->loc, what);
+      if (failed(a))
+        return failure();
+      if (*a != isAnd)
+        return SgValue::ofBool(*a);
+      FailureOr<SgValue> rhs = evalSingle(*expr.rhs);
+      if (failed(rhs))
+        return failure();
+      FailureOr<bool> b = requireBool(*rhs, expr.rhs->loc, what);
+      if (failed(b))
+        return failure();
+      return SgValue::ofBool(*b);
+    }
     FailureOr<SgValue> lhs = evalSingle(*expr.lhs);
     FailureOr<SgValue> rhs = evalSingle(*expr.rhs);
     if (failed(lhs) || failed(rhs))
@@ -583,11 +751,8 @@ FailureOr<SgValue> Elaborator::eval(const Expr &expr) {
 
 FailureOr<SgValue> Elaborator::evalName(const Expr &expr) {
   const Binding *binding = scope ? scope->lookup(expr.text) : nullptr;
-  if (!binding) {
-    auto it = constants.find(expr.text);
-    if (it != constants.end())
-      binding = &it->second;
-  }
+  if (!binding)
+    binding = lookupConstant(expr.text, expr.loc);
   if (binding) {
     if (binding->poison)
       return failure();
@@ -595,7 +760,7 @@ FailureOr<SgValue> Elaborator::evalName(const Expr &expr) {
   }
   if (Type t = parseElementType(expr.text))
     return SgValue::ofDType(t);
-  if (defs.count(expr.text)) {
+  if (lookupDef(expr.text, expr.loc)) {
     error(expr.loc) << "'" << expr.text << "' is a def; call it: " << expr.text
                     << "(...)";
     return failure();
@@ -656,9 +821,8 @@ FailureOr<MatchedArgs> Elaborator::matchArgs(const Expr &call,
 }
 
 FailureOr<SgValue> Elaborator::evalCall(const Expr &call) {
-  auto defIt = defs.find(call.text);
-  if (defIt != defs.end())
-    return callDef(*defIt->second, call);
+  if (const DefDecl *def = lookupDef(call.text, call.loc))
+    return callDef(*def, call);
   if (!call.scopeName.empty()) {
     error(call.scopeNameLoc)
         << "'as " << call.scopeName << "' names the parameters a def creates; '"
@@ -674,14 +838,6 @@ FailureOr<SgValue> Elaborator::evalCall(const Expr &call) {
 //===----------------------------------------------------------------------===//
 // Defs
 //===----------------------------------------------------------------------===//
-
-/// Whether `name` is bound where a def's argument types are evaluated: the
-/// def's scope so far or a top-level constant. An unbound bare name in a
-/// tensor argument's shape is a new shape variable.
-static bool isBound(Scope &scope, const llvm::StringMap<Binding> &constants,
-                    StringRef name) {
-  return scope.lookup(name) || constants.count(name);
-}
 
 /// Runs `fn` with `scope` temporarily replaced by `inner`.
 template <typename Fn>
@@ -725,7 +881,7 @@ LogicalResult Elaborator::bindTensorArg(const std::string &what,
   for (auto [i, dimExpr] : llvm::enumerate(*want.shape)) {
     int64_t actualDim = type.getDimSize(i);
     if (dimExpr->kind == Expr::Kind::Name &&
-        !isBound(callee, constants, dimExpr->text)) {
+        !isBound(callee, dimExpr->text, dimExpr->loc)) {
       // A new shape variable, bound by this argument.
       callee.names[dimExpr->text] = Binding{
           ShapedType::isDynamic(actualDim) ? SgValue::ofDynamic(dimExpr->text)
@@ -906,6 +1062,8 @@ LogicalResult Elaborator::runBody(const std::vector<StmtPtr> &body) {
       error(stmt->loc) << "statement after 'return'";
       return failure();
     }
+    if (failed(spendWork(1, loc(stmt->loc))))
+      return failure();
     if (failed(runStmt(*stmt))) {
       poisonTargets(*stmt);
       ok = false;
@@ -923,6 +1081,10 @@ LogicalResult Elaborator::runStmt(const Stmt &stmt) {
     return runBinding(stmt);
   case Stmt::Kind::For:
     return runFor(stmt);
+  case Stmt::Kind::If:
+    return runIf(stmt);
+  case Stmt::Kind::Error:
+    return eval(*stmt.value);
   case Stmt::Kind::Return:
     return runReturn(stmt);
   }
@@ -1143,7 +1305,7 @@ LogicalResult Elaborator::runBinding(const Stmt &stmt) {
     for (auto [name, at] : llvm::zip(stmt.names, stmt.nameLocs)) {
       if (scope->lookup(name))
         continue;
-      if (constants.count(name))
+      if (lookupConstant(name, at))
         error(at) << "'" << name
                   << "' is a top-level constant; it cannot be rebound";
       else
@@ -1214,10 +1376,27 @@ LogicalResult Elaborator::runFor(const Stmt &stmt) {
   FailureOr<int64_t> to = requireInt(*hi, stmt.hi->loc, "a loop bound");
   if (failed(from) || failed(to))
     return failure();
+  // Checked before the first iteration, so that `0..100000000` fails at once
+  // and with its own message instead of after running out of budget. The
+  // subtraction cannot overflow: __int128 holds any difference of two int64.
+  __int128 trips = __int128(*to) - __int128(*from);
+  if (trips > kMaxElaborationWork) {
+    error(stmt.hi->loc) << "the loop over '" << var << "' runs "
+                        << int64_t(trips > INT64_MAX ? INT64_MAX : trips)
+                        << " times; a loop is unrolled at compile time, so "
+                           "at most "
+                        << kMaxElaborationWork << " iterations are allowed";
+    return failure();
+  }
   Frame &frame = frames.back();
   ++frame.loopDepth;
   bool ok = true;
   for (int64_t i = *from; i < *to && !tooManyErrors(); ++i) {
+    // An empty body still costs its iterations.
+    if (failed(spendWork(1, loc(stmt.loc)))) {
+      ok = false;
+      break;
+    }
     Scope body(scope);
     body.names[var] = Binding{SgValue::ofInt(i), stmt.nameLocs.front()};
     frames.back().path.push_back(var + "." + std::to_string(i));
@@ -1229,10 +1408,35 @@ LogicalResult Elaborator::runFor(const Stmt &stmt) {
   return success(ok);
 }
 
+LogicalResult Elaborator::runIf(const Stmt &stmt) {
+  FailureOr<SgValue> cond = evalSingle(*stmt.value);
+  if (failed(cond))
+    return failure();
+  FailureOr<bool> taken =
+      requireBool(*cond, stmt.value->loc, "the condition of an 'if'");
+  if (failed(taken))
+    return failure();
+  // As for a loop body: `let` in a branch is local to it, `x = ...` rebinds
+  // the `x` outside. The branch not taken is not elaborated at all, so it may
+  // use names or shapes that only make sense when it is taken.
+  Scope branch(scope);
+  ++frames.back().ifDepth;
+  LogicalResult ran = withScope(scope, &branch, [&]() {
+    return runBody(*taken ? stmt.body : stmt.elseBody);
+  });
+  --frames.back().ifDepth;
+  return ran;
+}
+
 LogicalResult Elaborator::runReturn(const Stmt &stmt) {
   Frame &frame = frames.back();
   if (frame.loopDepth) {
     error(stmt.loc) << "'return' inside a loop; return after the loop";
+    return failure();
+  }
+  if (frame.ifDepth) {
+    error(stmt.loc) << "'return' inside an 'if'; bind the result in each "
+                       "branch ('y = ...') and return it after the 'if'";
     return failure();
   }
   std::vector<SgValue> results;
@@ -1257,22 +1461,26 @@ LogicalResult Elaborator::runReturn(const Stmt &stmt) {
 
 LogicalResult Elaborator::evalConstants() {
   bool ok = true;
-  for (const ConstDecl &c : ast.consts) {
-    auto it = constants.find(c.name);
-    if (it != constants.end()) {
-      (error(c.loc) << "constant '" << c.name << "' is already defined")
-              .attachNote(fileLoc(it->second.loc))
-          << "previous definition of '" << c.name << "' here";
-      ok = false;
-      continue;
+  for (const SourceFile &file : files) {
+    for (const ConstDecl &c : file.ast.consts) {
+      if (failed(spendWork(1, fileLoc(c.loc))))
+        return failure();
+      auto it = constants.find(c.name);
+      if (it != constants.end()) {
+        (error(c.loc) << "constant '" << c.name << "' is already defined")
+                .attachNote(fileLoc(it->second.loc))
+            << "previous definition of '" << c.name << "' here";
+        ok = false;
+        continue;
+      }
+      FailureOr<SgValue> v = evalSingle(*c.value);
+      if (failed(v)) {
+        constants[c.name] = Binding{SgValue(), c.loc, /*poison=*/true};
+        ok = false;
+        continue;
+      }
+      constants[c.name] = Binding{*v, c.loc};
     }
-    FailureOr<SgValue> v = evalSingle(*c.value);
-    if (failed(v)) {
-      constants[c.name] = Binding{SgValue(), c.loc, /*poison=*/true};
-      ok = false;
-      continue;
-    }
-    constants[c.name] = Binding{*v, c.loc};
   }
   return success(ok);
 }
@@ -1295,12 +1503,12 @@ LogicalResult Elaborator::elaborateModel(
     const ModelDecl &model,
     ArrayRef<std::pair<std::string, std::string>> overrides) {
   bool ok = succeeded(evalConstants());
-  auto defIt = defs.find(model.callee);
-  if (defIt == defs.end()) {
+  const DefDecl *callee = lookupDef(model.callee, model.calleeLoc);
+  if (!callee) {
     error(model.calleeLoc) << "unknown def '" << model.callee << "'";
     return failure();
   }
-  const DefDecl &def = *defIt->second;
+  const DefDecl &def = *callee;
 
   // The model's named arguments, then the command line's on top.
   struct Given {
@@ -1362,7 +1570,7 @@ LogicalResult Elaborator::elaborateModel(
       SmallVector<int64_t> shape;
       for (const ExprPtr &dimExpr : *arg.type.shape) {
         if (dimExpr->kind == Expr::Kind::Name &&
-            !isBound(entry, constants, dimExpr->text)) {
+            !isBound(entry, dimExpr->text, dimExpr->loc)) {
           // A shape variable: the model binds it, or it stays dynamic.
           SgValue dim = SgValue::ofDynamic(dimExpr->text);
           auto varIt = given.find(dimExpr->text);

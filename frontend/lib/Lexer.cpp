@@ -55,6 +55,18 @@ StringRef strata::sg::getTokenKindSpelling(TokenKind kind) {
     return "true";
   case TokenKind::KwFalse:
     return "false";
+  case TokenKind::KwIf:
+    return "if";
+  case TokenKind::KwElse:
+    return "else";
+  case TokenKind::KwAnd:
+    return "and";
+  case TokenKind::KwOr:
+    return "or";
+  case TokenKind::KwNot:
+    return "not";
+  case TokenKind::KwImport:
+    return "import";
   case TokenKind::Plus:
     return "+";
   case TokenKind::Minus:
@@ -89,6 +101,18 @@ StringRef strata::sg::getTokenKindSpelling(TokenKind kind) {
     return ";";
   case TokenKind::Equal:
     return "=";
+  case TokenKind::EqualEqual:
+    return "==";
+  case TokenKind::NotEqual:
+    return "!=";
+  case TokenKind::Less:
+    return "<";
+  case TokenKind::LessEqual:
+    return "<=";
+  case TokenKind::Greater:
+    return ">";
+  case TokenKind::GreaterEqual:
+    return ">=";
   case TokenKind::Arrow:
     return "->";
   case TokenKind::DotDot:
@@ -248,7 +272,30 @@ Token Lexer::lex() {
   case ';':
     return makeToken(TokenKind::Semicolon, start);
   case '=':
+    if (next() == '=') {
+      ++curPtr;
+      return makeToken(TokenKind::EqualEqual, start);
+    }
     return makeToken(TokenKind::Equal, start);
+  case '!':
+    if (next() == '=') {
+      ++curPtr;
+      return makeToken(TokenKind::NotEqual, start);
+    }
+    return error(start, start,
+                 "unexpected character '!' (write 'not' for negation)");
+  case '<':
+    if (next() == '=') {
+      ++curPtr;
+      return makeToken(TokenKind::LessEqual, start);
+    }
+    return makeToken(TokenKind::Less, start);
+  case '>':
+    if (next() == '=') {
+      ++curPtr;
+      return makeToken(TokenKind::GreaterEqual, start);
+    }
+    return makeToken(TokenKind::Greater, start);
   case '.':
     if (next() == '.') {
       ++curPtr;
@@ -284,6 +331,12 @@ Token Lexer::lexIdentifierOrKeyword(const char *start) {
                        .Case("as", TokenKind::KwAs)
                        .Case("true", TokenKind::KwTrue)
                        .Case("false", TokenKind::KwFalse)
+                       .Case("if", TokenKind::KwIf)
+                       .Case("else", TokenKind::KwElse)
+                       .Case("and", TokenKind::KwAnd)
+                       .Case("or", TokenKind::KwOr)
+                       .Case("not", TokenKind::KwNot)
+                       .Case("import", TokenKind::KwImport)
                        .Default(TokenKind::Identifier);
   return makeToken(kind, start);
 }

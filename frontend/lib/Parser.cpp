@@ -4,7 +4,8 @@
 // first (docs/graph-ir.md is the reference):
 //
 //   module   := (item end)*
-//   item     := 'let' NAME '=' expr
+//   item     := 'import' STRING
+//             | 'let' NAME '=' expr
 //             | 'def' NAME '(' argdecls ')' ('->' types)? block
 //             | 'model' NAME '=' NAME '(' args ')'
 //   block    := newline? '{' (stmt end)* '}'
@@ -12,9 +13,15 @@
 //             | 'let' NAME (',' NAME)* '=' expr attrs?
 //             | NAME (',' NAME)* '=' expr attrs?
 //             | 'for' NAME 'in' expr '..' expr block
+//             | 'if' expr block (newline? 'else' ('if' ... | block))?
 //             | 'return' expr (',' expr)*
+//             | 'error' '(' args ')'
 //   attrs    := '{' (NAME '=' expr ',')* '}'
-//   expr     := mul (('+' | '-') mul)*
+//   expr     := and ('or' and)*
+//   and      := not ('and' not)*
+//   not      := 'not' not | cmp
+//   cmp      := add (('==' | '!=' | '<' | '<=' | '>' | '>=') add)?
+//   add      := mul (('+' | '-') mul)*
 //   mul      := unary (('*' | '/' | '//' | '%' | '@') unary)*
 //   unary    := '-' unary | primary ('as' NAME)?
 //   primary  := INT | FLOAT | STRING | 'true' | 'false' | NAME
@@ -59,7 +66,9 @@ bool startsStatement(TokenKind kind) {
   case TokenKind::KwLet:
   case TokenKind::KwParam:
   case TokenKind::KwFor:
+  case TokenKind::KwIf:
   case TokenKind::KwReturn:
+  case TokenKind::KwImport:
     return true;
   default:
     return false;
@@ -236,6 +245,7 @@ private:
   // Grammar
   //===--------------------------------------------------------------------===//
 
+  bool parseImport(Module &module);
   bool parseConst(Module &module);
   bool parseDef(Module &module);
   bool parseModel(Module &module);
@@ -245,6 +255,7 @@ private:
   StmtPtr parseParam();
   StmtPtr parseLetOrAssign();
   StmtPtr parseFor();
+  StmtPtr parseIf();
   StmtPtr parseReturn();
   bool parseAttrs(std::vector<AttrEntry> &attrs);
   bool parseStatementEnd();
@@ -253,6 +264,10 @@ private:
   bool parseCallArgs(std::vector<Arg> &args, StringRef callee);
 
   ExprPtr parseExpr();
+  ExprPtr parseAnd();
+  ExprPtr parseNot();
+  ExprPtr parseComparison();
+  ExprPtr parseAdditive();
   ExprPtr parseMultiplicative();
   ExprPtr parseUnary();
   ExprPtr parsePrimary();
@@ -264,6 +279,24 @@ private:
     if (tok.is(TokenKind::Minus))
       return BinaryOp::Sub;
     return std::nullopt;
+  }
+  std::optional<BinaryOp> comparisonOp() const {
+    switch (tok.kind) {
+    case TokenKind::EqualEqual:
+      return BinaryOp::Eq;
+    case TokenKind::NotEqual:
+      return BinaryOp::Ne;
+    case TokenKind::Less:
+      return BinaryOp::Lt;
+    case TokenKind::LessEqual:
+      return BinaryOp::Le;
+    case TokenKind::Greater:
+      return BinaryOp::Gt;
+    case TokenKind::GreaterEqual:
+      return BinaryOp::Ge;
+    default:
+      return std::nullopt;
+    }
   }
   std::optional<BinaryOp> multiplicativeOp() const {
     switch (tok.kind) {
@@ -344,7 +377,8 @@ void Parser::synchronize(const char *stmtStart, bool topLevel) {
       return;
     if (tok.atLineStart && startsStatement(tok.kind) &&
         (!topLevel || tok.is(TokenKind::KwDef) || tok.is(TokenKind::KwModel) ||
-         (tok.is(TokenKind::KwLet) && open.empty())))
+         ((tok.is(TokenKind::KwLet) || tok.is(TokenKind::KwImport)) &&
+          open.empty())))
       return;
     switch (tok.kind) {
     case TokenKind::LParen:
@@ -401,6 +435,9 @@ std::optional<Module> Parser::parseModule() {
     const char *start = tok.spelling.data();
     bool ok = false;
     switch (tok.kind) {
+    case TokenKind::KwImport:
+      ok = parseImport(module);
+      break;
     case TokenKind::KwLet:
       ok = parseConst(module);
       break;
@@ -411,7 +448,7 @@ std::optional<Module> Parser::parseModule() {
       ok = parseModel(module);
       break;
     default:
-      errorExpected("'def', 'model' or 'let' at the top level");
+      errorExpected("'def', 'model', 'let' or 'import' at the top level");
       break;
     }
     if (!ok)
@@ -420,6 +457,23 @@ std::optional<Module> Parser::parseModule() {
   if (numErrors > 0)
     return std::nullopt;
   return module;
+}
+
+bool Parser::parseImport(Module &module) {
+  ImportDecl decl;
+  decl.loc = tok.getLoc();
+  advance();
+  if (!tok.is(TokenKind::String)) {
+    errorExpected("a file name in quotes after 'import', as in "
+                  "'import \"lib.sg\"'");
+    return false;
+  }
+  decl.path = std::move(tok.stringValue);
+  advance();
+  if (!parseStatementEnd())
+    return false;
+  module.imports.push_back(std::move(decl));
+  return true;
 }
 
 bool Parser::parseConst(Module &module) {
@@ -625,15 +679,33 @@ StmtPtr Parser::parseStatement() {
   switch (tok.kind) {
   case TokenKind::KwParam:
     return parseParam();
-  case TokenKind::KwLet:
   case TokenKind::Identifier:
+    // `error("...")` is the one call that stands alone: it only reports.
+    if (tok.spelling == "error" && peekNext().is(TokenKind::LParen)) {
+      auto stmt = std::make_unique<Stmt>(Stmt::Kind::Error, tok.getLoc());
+      stmt->value = parseExpr();
+      if (!stmt->value || !parseStatementEnd())
+        return nullptr;
+      return stmt;
+    }
+    return parseLetOrAssign();
+  case TokenKind::KwLet:
     return parseLetOrAssign();
   case TokenKind::KwFor:
     return parseFor();
+  case TokenKind::KwIf:
+    return parseIf();
   case TokenKind::KwReturn:
     return parseReturn();
+  case TokenKind::KwElse:
+    emitError(tok.getLoc(), "'else' without an 'if' before it");
+    return nullptr;
+  case TokenKind::KwImport:
+    emitError(tok.getLoc(), "'import' is a top-level item; it cannot appear "
+                            "inside a body");
+    return nullptr;
   default:
-    errorExpected("a statement (param, let, for, return or an assignment)");
+    errorExpected("a statement (param, let, for, if, return or an assignment)");
     return nullptr;
   }
 }
@@ -756,6 +828,40 @@ StmtPtr Parser::parseFor() {
     return nullptr;
   if (!parseBlock(stmt->body, "the loop over '" + var + "'") ||
       !parseStatementEnd())
+    return nullptr;
+  return stmt;
+}
+
+StmtPtr Parser::parseIf() {
+  auto stmt = std::make_unique<Stmt>(Stmt::Kind::If, tok.getLoc());
+  // `else if` chains nest one If per link; each counts as a level so that a
+  // long chain cannot overflow the stack of a later walk of the tree.
+  DepthGuard guard(*this, tok.getLoc());
+  if (!guard)
+    return nullptr;
+  advance();
+  stmt->value = parseExpr();
+  if (!stmt->value)
+    return nullptr;
+  if (!parseBlock(stmt->body, "the 'if'"))
+    return nullptr;
+  // `else` may start the next line: a statement cannot begin with it.
+  if (tok.is(TokenKind::Newline) && peekNext().is(TokenKind::KwElse))
+    advance();
+  if (tok.is(TokenKind::KwElse)) {
+    advance();
+    if (tok.is(TokenKind::KwIf)) {
+      // The nested If ends the statement for both.
+      StmtPtr elseIf = parseIf();
+      if (!elseIf)
+        return nullptr;
+      stmt->elseBody.push_back(std::move(elseIf));
+      return stmt;
+    }
+    if (!parseBlock(stmt->elseBody, "the 'else'"))
+      return nullptr;
+  }
+  if (!parseStatementEnd())
     return nullptr;
   return stmt;
 }
@@ -915,6 +1021,71 @@ ExprPtr Parser::parseBinaryChain(OpFn op, OperandFn parseOperand) {
 }
 
 ExprPtr Parser::parseExpr() {
+  return parseBinaryChain(
+      [this]() -> std::optional<BinaryOp> {
+        if (tok.is(TokenKind::KwOr))
+          return BinaryOp::Or;
+        return std::nullopt;
+      },
+      [this] { return parseAnd(); });
+}
+
+ExprPtr Parser::parseAnd() {
+  return parseBinaryChain(
+      [this]() -> std::optional<BinaryOp> {
+        if (tok.is(TokenKind::KwAnd))
+          return BinaryOp::And;
+        return std::nullopt;
+      },
+      [this] { return parseNot(); });
+}
+
+ExprPtr Parser::parseNot() {
+  if (!tok.is(TokenKind::KwNot))
+    return parseComparison();
+  SMLoc loc = tok.getLoc();
+  DepthGuard guard(*this, loc);
+  if (!guard)
+    return nullptr;
+  advance();
+  ExprPtr operand = parseNot();
+  if (!operand)
+    return nullptr;
+  auto unary = std::make_unique<Expr>(Expr::Kind::Unary, loc);
+  unary->unaryOp = UnaryOp::Not;
+  unary->lhs = std::move(operand);
+  return unary;
+}
+
+ExprPtr Parser::parseComparison() {
+  ExprPtr lhs = parseAdditive();
+  if (!lhs)
+    return nullptr;
+  std::optional<BinaryOp> op = comparisonOp();
+  if (!op)
+    return lhs;
+  SMLoc opLoc = tok.getLoc();
+  DepthGuard guard(*this, opLoc);
+  if (!guard)
+    return nullptr;
+  advance();
+  ExprPtr rhs = parseAdditive();
+  if (!rhs)
+    return nullptr;
+  // `a < b < c` would compare a bool with a number; say what to write.
+  if (comparisonOp()) {
+    emitError(tok.getLoc(), "comparisons do not chain; write 'a < b and "
+                            "b < c'");
+    return nullptr;
+  }
+  auto binary = std::make_unique<Expr>(Expr::Kind::Binary, opLoc);
+  binary->binaryOp = *op;
+  binary->lhs = std::move(lhs);
+  binary->rhs = std::move(rhs);
+  return binary;
+}
+
+ExprPtr Parser::parseAdditive() {
   return parseBinaryChain([this] { return additiveOp(); },
                           [this] { return parseMultiplicative(); });
 }

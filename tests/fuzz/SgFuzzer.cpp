@@ -56,6 +56,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   // Elaborate the last model (in the examples, the small one), so that
   // inputs with several models still get past model selection.
   ImportOptions options;
+  // A fuzz input must not read the disk (an `import` is an error).
+  options.allowFileImports = false;
   if (module && !module->models.empty())
     options.modelName = module->models.back().name;
 

@@ -141,8 +141,8 @@ int main(int argc, char **argv) {
     return processSgChunk(std::move(chunk), os, registry, config,
                           importOptions);
   };
-  if (failed(splitAndProcessBuffer(std::move(input), processChunk,
-                                   output->os(), config.inputSplitMarker(),
+  if (failed(splitAndProcessBuffer(std::move(input), processChunk, output->os(),
+                                   config.inputSplitMarker(),
                                    config.outputSplitMarker())))
     return EXIT_FAILURE;
   output->keep();

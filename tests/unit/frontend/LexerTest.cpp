@@ -264,3 +264,35 @@ TEST(LexerTest, QuoteSource) {
 }
 
 } // namespace
+
+TEST(LexerTest, ConditionalAndImportKeywords) {
+  Lexed lexed("if else and or not import iffy nothing");
+  EXPECT_EQ(
+      lexed.kinds(),
+      (std::vector<K>{K::KwIf, K::KwElse, K::KwAnd, K::KwOr, K::KwNot,
+                      K::KwImport, K::Identifier, K::Identifier, K::Eof}));
+  EXPECT_TRUE(lexed.errors.empty());
+}
+
+TEST(LexerTest, ComparisonOperators) {
+  Lexed lexed("a == b != c < d <= e > f >= g = h");
+  EXPECT_EQ(lexed.spellings(),
+            (std::vector<std::string>{"a", "==", "b", "!=", "c", "<", "d", "<=",
+                                      "e", ">", "f", ">=", "g", "=", "h", ""}));
+  EXPECT_EQ(lexed.tokens[1].kind, K::EqualEqual);
+  EXPECT_EQ(lexed.tokens[3].kind, K::NotEqual);
+  EXPECT_EQ(lexed.tokens[5].kind, K::Less);
+  EXPECT_EQ(lexed.tokens[7].kind, K::LessEqual);
+  EXPECT_EQ(lexed.tokens[9].kind, K::Greater);
+  EXPECT_EQ(lexed.tokens[11].kind, K::GreaterEqual);
+  // Without spaces; `->` stays an arrow.
+  Lexed tight("a<=b>=c==d!=e->f");
+  EXPECT_EQ(tight.spellings(),
+            (std::vector<std::string>{"a", "<=", "b", ">=", "c", "==", "d",
+                                      "!=", "e", "->", "f", ""}));
+}
+
+TEST(LexerTest, LoneBangSuggestsNot) {
+  EXPECT_EQ(lexError("! a"),
+            "1:1: unexpected character '!' (write 'not' for negation)");
+}

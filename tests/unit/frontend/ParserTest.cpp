@@ -71,6 +71,22 @@ const char *opName(BinaryOp op) {
     return "%";
   case BinaryOp::MatMul:
     return "@";
+  case BinaryOp::Eq:
+    return "==";
+  case BinaryOp::Ne:
+    return "!=";
+  case BinaryOp::Lt:
+    return "<";
+  case BinaryOp::Le:
+    return "<=";
+  case BinaryOp::Gt:
+    return ">";
+  case BinaryOp::Ge:
+    return ">=";
+  case BinaryOp::And:
+    return "and";
+  case BinaryOp::Or:
+    return "or";
   }
   return "?";
 }
@@ -98,7 +114,8 @@ std::string show(const Expr &expr) {
     return result + "]";
   }
   case Expr::Kind::Unary:
-    return "(-" + show(*expr.lhs) + ")";
+    return (expr.unaryOp == UnaryOp::Not ? "(not " : "(-") + show(*expr.lhs) +
+           ")";
   case Expr::Kind::Binary:
     return std::string("(") + opName(expr.binaryOp) + " " + show(*expr.lhs) +
            " " + show(*expr.rhs) + ")";
@@ -428,11 +445,11 @@ TEST(ParserTest, DoubleSlashCommentsAndDivision) {
                 "  3\n");
   // `let y =` then a comment: the newline ends the statement, so it fails.
   EXPECT_FALSE(parsed.module);
-  EXPECT_EQ(parsed.errors,
-            (std::vector<std::string>{
-                "4:8: expected an expression, found newline",
-                "5:3: expected 'def', 'model' or 'let' at the top level, found "
-                "'3'"}));
+  EXPECT_EQ(parsed.errors, (std::vector<std::string>{
+                               "4:8: expected an expression, found newline",
+                               "5:3: expected 'def', 'model', 'let' or "
+                               "'import' at the top level, found "
+                               "'3'"}));
 
   Parsed good("// RUN: x\nlet half = n // 2 # c\n// -----\nlet y = 3\n");
   ASSERT_TRUE(good.module);
@@ -466,15 +483,129 @@ TEST(ParserTest, PrintingReporterFormat) {
 // Errors
 //===----------------------------------------------------------------------===//
 
+TEST(ParserTest, ComparisonAndLogicPrecedence) {
+  // Loosest first: or, and, not, comparisons, + -, * / // % @, unary -.
+  EXPECT_EQ(expr("a or b and c"), "(or a (and b c))");
+  EXPECT_EQ(expr("a and b or c"), "(or (and a b) c)");
+  EXPECT_EQ(expr("not a and b"), "(and (not a) b)");
+  EXPECT_EQ(expr("not a == b"), "(not (== a b))");
+  EXPECT_EQ(expr("not not a"), "(not (not a))");
+  EXPECT_EQ(expr("a + 1 < b * 2"), "(< (+ a 1) (* b 2))");
+  EXPECT_EQ(expr("a == b or c != d"), "(or (== a b) (!= c d))");
+  EXPECT_EQ(expr("a <= b and b >= -c"), "(and (<= a b) (>= b (-c)))");
+  EXPECT_EQ(expr("a > b"), "(> a b)");
+  EXPECT_EQ(expr("(a < b) == c"), "(== (< a b) c)");
+  EXPECT_EQ(expr("a or b or c"), "(or (or a b) c)");
+  EXPECT_EQ(expr("g == \"softmax\""), "(== g \"softmax\")");
+  // A named argument is `name = value`; `name == value` is a comparison.
+  EXPECT_EQ(expr("f(a == 1, b = 2)"), "f((== a 1), b=2)");
+}
+
+TEST(ParserTest, ComparisonErrors) {
+  EXPECT_EQ(expr("a < b < c"),
+            "error: 1:15: comparisons do not chain; write 'a < b and b < c'");
+  EXPECT_EQ(expr("a and"),
+            "error: 1:14: expected an expression, found newline");
+  EXPECT_EQ(expr("not"), "error: 1:12: expected an expression, found newline");
+}
+
+TEST(ParserTest, IfStatements) {
+  Parsed parsed(R"(def f(x: tensor, g: str) {
+  if g == "a" { x = x * 2 }
+  if g == "b" {
+    x = x + 1
+  } else if g == "c" {
+    x = x - 1
+  }
+  else {
+    error("unknown g")
+  }
+  if true
+  {
+    let y = x
+  }
+  return x
+})");
+  ASSERT_TRUE(parsed.module) << parsed.errors.at(0);
+  const auto &body = parsed.module->defs[0].body;
+  ASSERT_EQ(body.size(), 4u);
+  const Stmt &first = *body[0];
+  EXPECT_EQ(first.kind, Stmt::Kind::If);
+  EXPECT_EQ(show(*first.value), "(== g \"a\")");
+  EXPECT_EQ(first.body.size(), 1u);
+  EXPECT_TRUE(first.elseBody.empty());
+
+  const Stmt &chain = *body[1];
+  EXPECT_EQ(parsed.position(chain.loc), "3:3");
+  ASSERT_EQ(chain.elseBody.size(), 1u);
+  const Stmt &elseIf = *chain.elseBody[0];
+  EXPECT_EQ(elseIf.kind, Stmt::Kind::If);
+  EXPECT_EQ(parsed.position(elseIf.loc), "5:10");
+  EXPECT_EQ(show(*elseIf.value), "(== g \"c\")");
+  ASSERT_EQ(elseIf.elseBody.size(), 1u);
+  EXPECT_EQ(elseIf.elseBody[0]->kind, Stmt::Kind::Error);
+  EXPECT_EQ(show(*elseIf.elseBody[0]->value), "error(\"unknown g\")");
+
+  EXPECT_EQ(body[2]->kind, Stmt::Kind::If);
+  EXPECT_EQ(body[2]->body.size(), 1u);
+  EXPECT_EQ(body[3]->kind, Stmt::Kind::Return);
+}
+
+TEST(ParserTest, IfErrors) {
+  auto inDef = [](const std::string &body) {
+    return errorOf("def f(x: tensor) {\n" + body + "\n}\n");
+  };
+  EXPECT_EQ(inDef("  if { x = x }"), "2:6: expected an expression, found '{'");
+  EXPECT_EQ(inDef("  if a x = x"),
+            "2:8: expected '{' to open the body of the 'if', found 'x'");
+  EXPECT_EQ(inDef("  if a { x = x } else x = x"),
+            "2:23: expected '{' to open the body of the 'else', found 'x'");
+  EXPECT_EQ(inDef("  else { x = x }"), "2:3: 'else' without an 'if' before it");
+  EXPECT_EQ(
+      inDef("  import \"a.sg\""),
+      "2:3: 'import' is a top-level item; it cannot appear inside a body");
+  // Other calls still need a binding; only error(...) stands alone.
+  EXPECT_EQ(inDef("  f(x)"),
+            "2:4: expected '=' after 'f', found '(': a call's result must be "
+            "bound, as in 'let y = f(...)'");
+}
+
+TEST(ParserTest, Imports) {
+  Parsed parsed("import \"lib/a.sg\"\nimport \"b.sg\"; let n = 1\n");
+  ASSERT_TRUE(parsed.module) << parsed.errors.at(0);
+  ASSERT_EQ(parsed.module->imports.size(), 2u);
+  EXPECT_EQ(parsed.module->imports[0].path, "lib/a.sg");
+  EXPECT_EQ(parsed.position(parsed.module->imports[1].loc), "2:1");
+  EXPECT_EQ(parsed.module->imports[1].path, "b.sg");
+  EXPECT_EQ(errorOf("import lib"),
+            "1:8: expected a file name in quotes after 'import', as in "
+            "'import \"lib.sg\"', found 'lib'");
+  EXPECT_EQ(errorOf("import \"a.sg\" x"),
+            "1:15: expected newline or ';' after the statement, found 'x'");
+}
+
+TEST(ParserTest, LongElseIfChainsHitTheNestingLimit) {
+  std::string text = "def f(x: tensor) {\n  if a { x = x }";
+  for (int i = 0; i < 300; ++i)
+    text += " else if a { x = x }";
+  text += "\n  return x\n}\n";
+  std::vector<std::string> errors = errorsOf(text);
+  ASSERT_FALSE(errors.empty());
+  EXPECT_NE(errors[0].find("too deeply nested"), std::string::npos)
+      << errors[0];
+}
+
 TEST(ParserTest, TopLevelErrors) {
-  EXPECT_EQ(errorOf("param w: f32[D]"),
-            "1:1: expected 'def', 'model' or 'let' at the top level, found "
-            "'param'");
-  EXPECT_EQ(errorOf("x = 1"),
-            "1:1: expected 'def', 'model' or 'let' at the top level, found "
-            "'x'");
-  EXPECT_EQ(errorOf("}"), "1:1: expected 'def', 'model' or 'let' at the top "
-                          "level, found '}'");
+  EXPECT_EQ(
+      errorOf("param w: f32[D]"),
+      "1:1: expected 'def', 'model', 'let' or 'import' at the top level, found "
+      "'param'");
+  EXPECT_EQ(
+      errorOf("x = 1"),
+      "1:1: expected 'def', 'model', 'let' or 'import' at the top level, found "
+      "'x'");
+  EXPECT_EQ(errorOf("}"), "1:1: expected 'def', 'model', 'let' or 'import' at "
+                          "the top level, found '}'");
   EXPECT_EQ(errorOf("let = 3"), "1:5: expected a name after 'let', found '='");
   EXPECT_EQ(errorOf("let in = 3"),
             "1:5: expected a name after 'let', found 'in'");
@@ -543,7 +674,7 @@ TEST(ParserTest, StatementErrors) {
     return errorOf("def f(x: tensor) {\n" + body + "\n}\n");
   };
   EXPECT_EQ(inDef("  + x"), "2:3: expected a statement (param, let, for, "
-                            "return or an assignment), found '+'");
+                            "if, return or an assignment), found '+'");
   EXPECT_EQ(inDef("  param : f32[]"),
             "2:9: expected the parameter's name after 'param', found ':'");
   EXPECT_EQ(inDef("  param w = zeros"),

@@ -1,8 +1,8 @@
 //===- AST.h - Syntax tree of the Strata graph language ---------*- C++ -*-===//
 //
 // The parser produces this tree; the importer (Import.h) walks it and emits the
-// strata.graph dialect. The tree is purely syntactic: names are not resolved and
-// nothing is evaluated here. Every node carries the source location of the
+// strata.graph dialect. The tree is purely syntactic: names are not resolved
+// and nothing is evaluated here. Every node carries the source location of the
 // token that starts it (for a binary expression: its operator), so that any
 // later error can point at the model file.
 //
@@ -37,8 +37,25 @@ struct Arg {
   ExprPtr value;
 };
 
-enum class BinaryOp { Add, Sub, Mul, Div, FloorDiv, Mod, MatMul };
-enum class UnaryOp { Neg };
+enum class BinaryOp {
+  Add,
+  Sub,
+  Mul,
+  Div,
+  FloorDiv,
+  Mod,
+  MatMul,
+  // Comparisons and logic, on compile-time values only.
+  Eq,
+  Ne,
+  Lt,
+  Le,
+  Gt,
+  Ge,
+  And,
+  Or,
+};
+enum class UnaryOp { Neg, Not };
 
 struct Expr {
   enum class Kind {
@@ -48,8 +65,8 @@ struct Expr {
     Bool,   ///< true, false
     Name,   ///< x, n_layer, bf16
     List,   ///< [a, b, c]
-    Unary,  ///< -x
-    Binary, ///< a + b, a @ b
+    Unary,  ///< -x, not x
+    Binary, ///< a + b, a @ b, a < b, a and b
     Call,   ///< f(a, b, axis = -1) [as name]
   };
 
@@ -117,6 +134,8 @@ struct Stmt {
     Let,    ///< let a, b = expr {attrs}
     Assign, ///< a = expr {attrs}    (rebinds an existing local)
     For,    ///< for i in lo..hi { body }
+    If,     ///< if cond { body } else { elseBody }
+    Error,  ///< error("message"): value is the call
     Return, ///< return a, b
   };
 
@@ -126,6 +145,8 @@ struct Stmt {
   // Param: name, type, initializer (optional), attributes.
   // Let/Assign: names (targets), value, attributes.
   // For: names[0] is the induction variable, lo/hi bounds, body.
+  // If: value is the condition, body the taken branch, elseBody the other
+  // (empty when no `else`; `else if` is an If statement alone in it).
   // Return: values.
   std::vector<std::string> names;
   std::vector<llvm::SMLoc> nameLocs;
@@ -133,6 +154,7 @@ struct Stmt {
   ExprPtr value; ///< Param initializer / Let/Assign right-hand side.
   ExprPtr lo, hi;
   std::vector<StmtPtr> body;
+  std::vector<StmtPtr> elseBody;
   std::vector<ExprPtr> values;
   std::vector<AttrEntry> attrs;
 
@@ -178,8 +200,16 @@ struct ModelDecl {
   std::vector<Arg> args;
 };
 
+/// `import "path.sg"`: the constants and defs of another file, its path
+/// relative to the directory of the importing file.
+struct ImportDecl {
+  std::string path;
+  llvm::SMLoc loc;
+};
+
 /// A whole `.sg` file, items in source order.
 struct Module {
+  std::vector<ImportDecl> imports;
   std::vector<ConstDecl> consts;
   std::vector<DefDecl> defs;
   std::vector<ModelDecl> models;

@@ -30,11 +30,16 @@ struct ImportOptions {
   /// line with `--sg-arg`. Values are integers, floats, `true`/`false` or
   /// strings.
   std::vector<std::pair<std::string, std::string>> argOverrides;
+  /// Whether `import "file.sg"` may read files. Off for input that must not
+  /// touch the disk (the fuzzer); an `import` is then an error.
+  bool allowFileImports = true;
 };
 
-/// Imports buffer `bufferId` of `sourceMgr`. Returns null after reporting
-/// at least one error. The returned module verifies.
-mlir::OwningOpRef<mlir::ModuleOp> importModel(const llvm::SourceMgr &sourceMgr,
+/// Imports buffer `bufferId` of `sourceMgr`. The files it imports are added
+/// to `sourceMgr`, named by their paths, so that diagnostics can show their
+/// lines. Returns null after reporting at least one error. The returned
+/// module verifies.
+mlir::OwningOpRef<mlir::ModuleOp> importModel(llvm::SourceMgr &sourceMgr,
                                               unsigned bufferId,
                                               mlir::MLIRContext *context,
                                               const ImportOptions &options);

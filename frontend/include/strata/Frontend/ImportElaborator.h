@@ -28,6 +28,29 @@
 
 namespace strata::sg {
 
+/// How much elaboration one import may do: statements run, loop iterations
+/// and ops built, together. A model that expands further is an error rather
+/// than a compiler that runs for minutes; the largest example
+/// (deepseek_moe_16b) needs a few thousand.
+inline constexpr int64_t kMaxElaborationWork = 2'000'000;
+
+/// One parsed `.sg` file of an import: the file named on the command line
+/// and every file it imports, directly or not.
+struct SourceFile {
+  SourceFile() = default;
+  // Moved, never copied (the syntax tree owns its nodes); noexcept so that a
+  // growing std::vector moves rather than tries to copy.
+  SourceFile(SourceFile &&) noexcept = default;
+  SourceFile &operator=(SourceFile &&) noexcept = default;
+
+  unsigned bufferId = 0;
+  Module ast;
+  /// The top-level names (constants and defs) that code in this file may
+  /// use, its own and those of the files it imports, transitively, each
+  /// with the location of its definition.
+  llvm::StringMap<llvm::SMLoc> visible;
+};
+
 /// What an expression evaluates to: a compile-time value or a tensor.
 struct SgValue {
   enum class Kind {
@@ -109,6 +132,9 @@ struct Frame {
   bool returnFailed = false;
   /// How many `for` loops enclose the current statement (no `return` there).
   unsigned loopDepth = 0;
+  /// How many `if` branches enclose the current statement (no `return`
+  /// there either: every path must reach the def's one `return`).
+  unsigned ifDepth = 0;
 };
 
 /// The named arguments of a call matched against the parameters of a callee
@@ -123,8 +149,10 @@ struct MatchedArgs {
 /// reporting, or quietly when an operand was poison.
 class Elaborator {
 public:
-  Elaborator(const llvm::SourceMgr &sourceMgr, unsigned bufferId,
-             const Module &ast, mlir::ModuleOp module);
+  /// `files` holds the file of the model last, after the files it imports
+  /// (each after its own imports).
+  Elaborator(const llvm::SourceMgr &sourceMgr, llvm::ArrayRef<SourceFile> files,
+             mlir::ModuleOp module);
 
   /// Elaborates `model` with its named arguments overridden by `overrides`.
   mlir::LogicalResult
@@ -246,6 +274,24 @@ private:
   mlir::LogicalResult runParam(const Stmt &stmt);
   mlir::LogicalResult runBinding(const Stmt &stmt);
   mlir::LogicalResult runFor(const Stmt &stmt);
+  mlir::LogicalResult runIf(const Stmt &stmt);
+  /// Counts `amount` units of elaboration work done at `at`; reports once
+  /// and fails when the budget (kMaxElaborationWork) is spent.
+  mlir::LogicalResult spendWork(int64_t amount, mlir::Location at);
+  /// `lhs op rhs` for the comparisons (`==` ... `>=`): compile-time only.
+  mlir::FailureOr<SgValue> compare(BinaryOp op, const SgValue &lhs,
+                                   const SgValue &rhs, llvm::SMLoc at);
+  /// Whether the top-level `name` may be used by the text at `at`: it is
+  /// defined in that file or in one it imports.
+  bool isVisible(llvm::StringRef name, llvm::SMLoc at) const;
+  /// The top-level constant `name` as seen from `at`, or null.
+  const Binding *lookupConstant(llvm::StringRef name, llvm::SMLoc at) const;
+  /// The def `name` as seen from `at`, or null.
+  const DefDecl *lookupDef(llvm::StringRef name, llvm::SMLoc at) const;
+  /// Whether `name` is bound where a def's argument types are evaluated (the
+  /// def's scope so far, or a constant visible at `at`): an unbound bare
+  /// name in a tensor argument's shape is a new shape variable.
+  bool isBound(Scope &scope, llvm::StringRef name, llvm::SMLoc at) const;
   mlir::LogicalResult runReturn(const Stmt &stmt);
   mlir::LogicalResult checkNewName(llvm::StringRef name, llvm::SMLoc at);
   /// Evaluates a parameter initializer into its kind (`normal`) and its
@@ -269,11 +315,13 @@ private:
   static mlir::FailureOr<SgValue> parseOverride(llvm::StringRef text);
 
   const llvm::SourceMgr &sourceMgr;
-  unsigned bufferId;
-  const Module &ast;
+  llvm::ArrayRef<SourceFile> files;
   mlir::MLIRContext *context;
   mlir::ModuleOp module;
-  mlir::StringAttr fileName;
+  /// Elaboration work done so far, and whether the budget ran out (which
+  /// stops everything, like too many errors do).
+  int64_t work = 0;
+  bool outOfBudget = false;
   /// Inserts graph.param ops at module level, before the model's function.
   mlir::OpBuilder paramBuilder;
 

@@ -57,27 +57,39 @@ enum class TokenKind {
   KwAs,
   KwTrue,
   KwFalse,
+  KwIf,
+  KwElse,
+  KwAnd,
+  KwOr,
+  KwNot,
+  KwImport,
 
   // Operators and punctuation.
-  Plus,       ///< +
-  Minus,      ///< -
-  Star,       ///< *
-  Slash,      ///< /
-  SlashSlash, ///< //  (integer division; see Lexer for the comment rule)
-  Percent,    ///< %
-  At,         ///< @
-  LParen,     ///< (
-  RParen,     ///< )
-  LBracket,   ///< [
-  RBracket,   ///< ]
-  LBrace,     ///< {
-  RBrace,     ///< }
-  Comma,      ///< ,
-  Colon,      ///< :
-  Semicolon,  ///< ;
-  Equal,      ///< =
-  Arrow,      ///< ->
-  DotDot,     ///< ..
+  Plus,         ///< +
+  Minus,        ///< -
+  Star,         ///< *
+  Slash,        ///< /
+  SlashSlash,   ///< //  (integer division; see Lexer for the comment rule)
+  Percent,      ///< %
+  At,           ///< @
+  LParen,       ///< (
+  RParen,       ///< )
+  LBracket,     ///< [
+  RBracket,     ///< ]
+  LBrace,       ///< {
+  RBrace,       ///< }
+  Comma,        ///< ,
+  Colon,        ///< :
+  Semicolon,    ///< ;
+  Equal,        ///< =
+  EqualEqual,   ///< ==
+  NotEqual,     ///< !=
+  Less,         ///< <
+  LessEqual,    ///< <=
+  Greater,      ///< >
+  GreaterEqual, ///< >=
+  Arrow,        ///< ->
+  DotDot,       ///< ..
 };
 
 /// The text of an operator or keyword (`"->"`, `"let"`), or a description of

@@ -1,0 +1,146 @@
+//===- Kernels.h - CPU reference kernels ------------------------*- C++ -*-===//
+//
+// f32 forward and backward kernels over contiguous row-major arrays. They are
+// the numerical reference for the GPU kernels: clarity first. Every kernel
+// writes every element of its outputs (no caller-side zeroing needed) unless
+// it takes an `accumulate` flag. Semantics and gradient formulas are in
+// docs/cpu-kernels.md.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef STRATA_CPU_KERNELS_H
+#define STRATA_CPU_KERNELS_H
+
+#include <cstdint>
+
+namespace strata::cpu {
+
+//===----------------------------------------------------------------------===//
+// Matmul
+//===----------------------------------------------------------------------===//
+
+/// Sizes and layout of `batch` independent products C[M,N] = op(A)·op(B).
+/// A is stored [M,K] ([K,M] when transA), B is [K,N] ([N,K] when transB), C
+/// is [M,N]; consecutive batches are consecutive matrices of each operand.
+struct MatmulShape {
+  int64_t batch = 1, m = 0, n = 0, k = 0;
+  bool transA = false, transB = false;
+};
+
+/// C = op(A)·op(B), or C += op(A)·op(B) when `accumulate`. Cache-blocked;
+/// `numThreads` > 1 splits the rows of C over std::threads.
+void matmulForward(float *c, const float *a, const float *b,
+                   const MatmulShape &shape, bool accumulate = false,
+                   int numThreads = 1);
+
+/// Given dC, computes dA (in A's stored layout) and dB (in B's). Either output
+/// may be null to skip it. With `accumulate` the gradients are added to dA/dB
+/// (parameters used twice, e.g. tied embeddings, sum their gradients).
+void matmulBackward(float *da, float *db, const float *dc, const float *a,
+                    const float *b, const MatmulShape &shape,
+                    bool accumulate = false, int numThreads = 1);
+
+//===----------------------------------------------------------------------===//
+// Normalization over the last dimension: x is [rows, dim].
+//===----------------------------------------------------------------------===//
+
+/// out = (x - mean) * rstd * weight + bias. Saves mean and rstd ([rows]) for
+/// the backward pass.
+void layerNormForward(float *out, float *mean, float *rstd, const float *x,
+                      const float *weight, const float *bias, int64_t rows,
+                      int64_t dim, float epsilon);
+void layerNormBackward(float *dx, float *dweight, float *dbias,
+                       const float *dout, const float *x, const float *weight,
+                       const float *mean, const float *rstd, int64_t rows,
+                       int64_t dim);
+
+/// out = x * rstd * weight, rstd = 1 / sqrt(mean(x^2) + epsilon). Saves rstd.
+void rmsNormForward(float *out, float *rstd, const float *x,
+                    const float *weight, int64_t rows, int64_t dim,
+                    float epsilon);
+void rmsNormBackward(float *dx, float *dweight, const float *dout,
+                     const float *x, const float *weight, const float *rstd,
+                     int64_t rows, int64_t dim);
+
+//===----------------------------------------------------------------------===//
+// Softmax and cross entropy over the last dimension: x is [rows, dim].
+//===----------------------------------------------------------------------===//
+
+void softmaxForward(float *out, const float *x, int64_t rows, int64_t dim);
+/// dx = y * (dy - sum(dy * y)) with y the softmax output.
+void softmaxBackward(float *dx, const float *dout, const float *out,
+                     int64_t rows, int64_t dim);
+
+/// Mean over the `rows` positions of -log softmax(logits[r])[targets[r]].
+float crossEntropyForward(const float *logits, const int32_t *targets,
+                          int64_t rows, int64_t vocab);
+/// dlogits = dloss * (softmax(logits) - onehot(targets)) / rows.
+void crossEntropyBackward(float *dlogits, const float *logits,
+                          const int32_t *targets, int64_t rows, int64_t vocab,
+                          float dloss = 1.0f);
+
+//===----------------------------------------------------------------------===//
+// Elementwise activations over n elements.
+//===----------------------------------------------------------------------===//
+
+enum class GeluApproximation { None, Tanh };
+
+void geluForward(float *out, const float *x, int64_t n,
+                 GeluApproximation approx);
+void geluBackward(float *dx, const float *dout, const float *x, int64_t n,
+                  GeluApproximation approx);
+/// silu(x) = x * sigmoid(x).
+void siluForward(float *out, const float *x, int64_t n);
+void siluBackward(float *dx, const float *dout, const float *x, int64_t n);
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+/// q [B,Hq,T,Dh], k [B,Hkv,S,Dh], v [B,Hkv,S,Dv], out [B,Hq,T,Dv]. Query head h
+/// reads key/value head h / (Hq / Hkv). With `causal`, query t sees keys
+/// s <= t + (S - T); a query that sees no key outputs zeros.
+struct AttentionShape {
+  int64_t batch = 1, qHeads = 1, kvHeads = 1, qLen = 0, kvLen = 0, headDim = 0,
+          valueDim = 0;
+  bool causal = false;
+  float scale = 1.0f;
+};
+
+void attentionForward(float *out, const float *q, const float *k,
+                      const float *v, const AttentionShape &shape);
+/// Recomputes the probabilities; dk and dv sum over the query heads of a
+/// group.
+void attentionBackward(float *dq, float *dk, float *dv, const float *dout,
+                       const float *q, const float *k, const float *v,
+                       const AttentionShape &shape);
+
+//===----------------------------------------------------------------------===//
+// Rotary position embedding on x [B,H,T,Dh], Dh even.
+//===----------------------------------------------------------------------===//
+
+/// Rotates the pair (x[i], x[i + Dh/2]) by angle t * theta^(-2i/Dh).
+void ropeForward(float *out, const float *x, int64_t batch, int64_t heads,
+                 int64_t seqLen, int64_t headDim, float theta);
+/// The inverse rotation applied to dout.
+void ropeBackward(float *dx, const float *dout, int64_t batch, int64_t heads,
+                  int64_t seqLen, int64_t headDim, float theta);
+
+//===----------------------------------------------------------------------===//
+// Optimizer
+//===----------------------------------------------------------------------===//
+
+struct AdamWConfig {
+  float learningRate = 1e-3f, beta1 = 0.9f, beta2 = 0.999f, epsilon = 1e-8f,
+        weightDecay = 0.01f;
+};
+
+/// One AdamW step over n parameters; `step` counts from 1. m and v are the
+/// first and second moments, updated in place. Weight decay is decoupled:
+/// param -= lr * (mhat / (sqrt(vhat) + eps) + weightDecay * param).
+void adamwUpdate(float *param, const float *grad, float *m, float *v, int64_t n,
+                 int64_t step, const AdamWConfig &config);
+
+} // namespace strata::cpu
+
+#endif // STRATA_CPU_KERNELS_H
