@@ -1,4 +1,4 @@
-//===- CrossEntropy.cpp - softmax and cross_entropy ----------------------===//
+//===- CrossEntropy.cpp - softmax, log_softmax and cross_entropy --------===//
 
 #include "strata/Cpu/Kernels.h"
 
@@ -61,5 +61,26 @@ void strata::cpu::crossEntropyBackward(float *dlogits, const float *logits,
       double p = std::exp(row[i] - lse) - (i == targets[r] ? 1.0 : 0.0);
       dlogits[r * vocab + i] = float(scale * p);
     }
+  }
+}
+
+void strata::cpu::logSoftmaxForward(const float *x, float *y, int64_t rows,
+                                    int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    double lse = logSumExp(x + r * cols, cols);
+    for (int64_t i = 0; i < cols; ++i)
+      y[r * cols + i] = float(x[r * cols + i] - lse);
+  }
+}
+
+void strata::cpu::logSoftmaxBackward(const float *y, const float *dy, float *dx,
+                                     int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < cols; ++i)
+      sum += dy[r * cols + i];
+    for (int64_t i = 0; i < cols; ++i)
+      dx[r * cols + i] =
+          float(dy[r * cols + i] - std::exp(double(y[r * cols + i])) * sum);
   }
 }

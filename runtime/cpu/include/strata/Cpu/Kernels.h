@@ -16,6 +16,26 @@
 namespace strata::cpu {
 
 //===----------------------------------------------------------------------===//
+// Shape convention for the shape-generic kernels (binary, reduce, transpose,
+// slice, concat): a non-owning view of a row-major shape. Build one from a
+// std::vector<int64_t> v as `Shape{v.data(), int(v.size())}`; rank 0 is a
+// scalar (one element, `dims` may be null). Kernels with a fixed layout take
+// plain `rows`/`cols`-style sizes instead.
+//===----------------------------------------------------------------------===//
+
+struct Shape {
+  const int64_t *dims = nullptr;
+  int rank = 0;
+
+  int64_t numElements() const {
+    int64_t n = 1;
+    for (int i = 0; i < rank; ++i)
+      n *= dims[i];
+    return n;
+  }
+};
+
+//===----------------------------------------------------------------------===//
 // Matmul
 //===----------------------------------------------------------------------===//
 
@@ -142,5 +162,7 @@ void adamwUpdate(float *param, const float *grad, float *m, float *v, int64_t n,
                  int64_t step, const AdamWConfig &config);
 
 } // namespace strata::cpu
+
+#include "strata/Cpu/TensorKernels.h"
 
 #endif // STRATA_CPU_KERNELS_H
