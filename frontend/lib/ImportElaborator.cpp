@@ -414,42 +414,6 @@ static int64_t floorDiv(int64_t a, int64_t b) {
 }
 static int64_t floorMod(int64_t a, int64_t b) { return a - floorDiv(a, b) * b; }
 
-static StringRef spell(BinaryOp op) {
-  switch (op) {
-  case BinaryOp::Add:
-    return "+";
-  case BinaryOp::Sub:
-    return "-";
-  case BinaryOp::Mul:
-    return "*";
-  case BinaryOp::Div:
-    return "/";
-  case BinaryOp::FloorDiv:
-    return "//";
-  case BinaryOp::Mod:
-    return "%";
-  case BinaryOp::MatMul:
-    return "@";
-  case BinaryOp::Eq:
-    return "==";
-  case BinaryOp::Ne:
-    return "!=";
-  case BinaryOp::Lt:
-    return "<";
-  case BinaryOp::Le:
-    return "<=";
-  case BinaryOp::Gt:
-    return ">";
-  case BinaryOp::Ge:
-    return ">=";
-  case BinaryOp::And:
-    return "and";
-  case BinaryOp::Or:
-    return "or";
-  }
-  llvm_unreachable("unknown binary op");
-}
-
 static bool isComparison(BinaryOp op) {
   return op == BinaryOp::Eq || op == BinaryOp::Ne || op == BinaryOp::Lt ||
          op == BinaryOp::Le || op == BinaryOp::Gt || op == BinaryOp::Ge;
@@ -501,8 +465,8 @@ FailureOr<SgValue> Elaborator::compare(BinaryOp op, const SgValue &lhs,
     return SgValue::ofBool(fromOrder(same ? 0 : 1));
   }
   auto diag = error(at);
-  diag << "'" << spell(op) << "' cannot compare " << lhs.describe() << " and "
-       << rhs.describe();
+  diag << "'" << spelling(op) << "' cannot compare " << lhs.describe()
+       << " and " << rhs.describe();
   if (lhs.isTensor() || rhs.isTensor())
     diag << "; comparisons are on compile-time values, not tensors";
   else if (lhs.kind == rhs.kind && !equality)
@@ -516,9 +480,9 @@ FailureOr<SgValue> Elaborator::binary(BinaryOp op, const SgValue &lhs,
     return compare(op, lhs, rhs, at);
   if (op == BinaryOp::And || op == BinaryOp::Or) {
     FailureOr<bool> a =
-        requireBool(lhs, at, "an operand of '" + spell(op) + "'");
+        requireBool(lhs, at, "an operand of '" + spelling(op) + "'");
     FailureOr<bool> b =
-        requireBool(rhs, at, "an operand of '" + spell(op) + "'");
+        requireBool(rhs, at, "an operand of '" + spelling(op) + "'");
     if (failed(a) || failed(b))
       return failure();
     return SgValue::ofBool(op == BinaryOp::And ? *a && *b : *a || *b);
@@ -528,7 +492,7 @@ FailureOr<SgValue> Elaborator::binary(BinaryOp op, const SgValue &lhs,
   if (lhs.isTensor() || rhs.isTensor()) {
     if ((!lhs.isTensor() && !lhs.isNumber()) ||
         (!rhs.isTensor() && !rhs.isNumber())) {
-      error(at) << "'" << spell(op) << "' cannot combine " << lhs.describe()
+      error(at) << "'" << spelling(op) << "' cannot combine " << lhs.describe()
                 << " and " << rhs.describe();
       return failure();
     }
@@ -570,7 +534,7 @@ FailureOr<SgValue> Elaborator::binary(BinaryOp op, const SgValue &lhs,
       break;
     case BinaryOp::FloorDiv:
     case BinaryOp::Mod:
-      error(at) << "'" << spell(op)
+      error(at) << "'" << spelling(op)
                 << "' is integer arithmetic on compile-time numbers; it does "
                    "not apply to tensors";
       return failure();
@@ -583,7 +547,7 @@ FailureOr<SgValue> Elaborator::binary(BinaryOp op, const SgValue &lhs,
   }
 
   if (!lhs.isNumber() || !rhs.isNumber() || op == BinaryOp::MatMul) {
-    error(at) << "'" << spell(op) << "' cannot combine " << lhs.describe()
+    error(at) << "'" << spelling(op) << "' cannot combine " << lhs.describe()
               << " and " << rhs.describe();
     return failure();
   }
@@ -619,7 +583,8 @@ FailureOr<SgValue> Elaborator::binary(BinaryOp op, const SgValue &lhs,
       llvm_unreachable("handled above");
     }
     if (!r) {
-      error(at) << "integer overflow in " << a << " " << spell(op) << " " << b;
+      error(at) << "integer overflow in " << a << " " << spelling(op) << " "
+                << b;
       return failure();
     }
     return SgValue::ofInt(*r);

@@ -55,42 +55,6 @@ std::string showArgs(const std::vector<Arg> &args) {
   return result;
 }
 
-const char *opName(BinaryOp op) {
-  switch (op) {
-  case BinaryOp::Add:
-    return "+";
-  case BinaryOp::Sub:
-    return "-";
-  case BinaryOp::Mul:
-    return "*";
-  case BinaryOp::Div:
-    return "/";
-  case BinaryOp::FloorDiv:
-    return "//";
-  case BinaryOp::Mod:
-    return "%";
-  case BinaryOp::MatMul:
-    return "@";
-  case BinaryOp::Eq:
-    return "==";
-  case BinaryOp::Ne:
-    return "!=";
-  case BinaryOp::Lt:
-    return "<";
-  case BinaryOp::Le:
-    return "<=";
-  case BinaryOp::Gt:
-    return ">";
-  case BinaryOp::Ge:
-    return ">=";
-  case BinaryOp::And:
-    return "and";
-  case BinaryOp::Or:
-    return "or";
-  }
-  return "?";
-}
-
 /// A fully parenthesized rendering: `(+ a (* b c))`, `f(x, axis=-1) as n`.
 std::string show(const Expr &expr) {
   switch (expr.kind) {
@@ -117,8 +81,8 @@ std::string show(const Expr &expr) {
     return (expr.unaryOp == UnaryOp::Not ? "(not " : "(-") + show(*expr.lhs) +
            ")";
   case Expr::Kind::Binary:
-    return std::string("(") + opName(expr.binaryOp) + " " + show(*expr.lhs) +
-           " " + show(*expr.rhs) + ")";
+    return std::string("(") + spelling(expr.binaryOp).str() + " " +
+           show(*expr.lhs) + " " + show(*expr.rhs) + ")";
   case Expr::Kind::Call: {
     std::string result = expr.text + "(" + showArgs(expr.args) + ")";
     if (!expr.scopeName.empty())

@@ -14,6 +14,7 @@
 #define STRATA_FRONTEND_AST_H
 
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/SMLoc.h"
 
 #include <memory>
@@ -55,6 +56,43 @@ enum class BinaryOp {
   And,
   Or,
 };
+/// The operator as written in the source: `+`, `//`, `and`, ...
+inline llvm::StringRef spelling(BinaryOp op) {
+  switch (op) {
+  case BinaryOp::Add:
+    return "+";
+  case BinaryOp::Sub:
+    return "-";
+  case BinaryOp::Mul:
+    return "*";
+  case BinaryOp::Div:
+    return "/";
+  case BinaryOp::FloorDiv:
+    return "//";
+  case BinaryOp::Mod:
+    return "%";
+  case BinaryOp::MatMul:
+    return "@";
+  case BinaryOp::Eq:
+    return "==";
+  case BinaryOp::Ne:
+    return "!=";
+  case BinaryOp::Lt:
+    return "<";
+  case BinaryOp::Le:
+    return "<=";
+  case BinaryOp::Gt:
+    return ">";
+  case BinaryOp::Ge:
+    return ">=";
+  case BinaryOp::And:
+    return "and";
+  case BinaryOp::Or:
+    return "or";
+  }
+  llvm_unreachable("unknown binary op");
+}
+
 enum class UnaryOp { Neg, Not };
 
 struct Expr {
