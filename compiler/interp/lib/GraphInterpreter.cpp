@@ -292,6 +292,15 @@ private:
     return errorAt(op->getLoc(), op->getName().getStringRef() + ": " + message);
   }
 
+  /// The MoE kernels return the flat position of the first expert id outside
+  /// [0, experts) in `indices`.
+  llvm::Error badExpertId(Operation *op, const Tensor &indices,
+                          int64_t position, int64_t experts) {
+    return fail(op, "expert id " + llvm::Twine(indices.ints()[position]) +
+                        " at position " + llvm::Twine(position) +
+                        " is out of range [0, " + llvm::Twine(experts) + ")");
+  }
+
   const Tensor &get(Value v) { return values.find(v)->second; }
 
   /// Checks `t` against `result`'s type, gives float results the declared
@@ -937,10 +946,7 @@ llvm::Error Evaluator::evalOp(Operation *op) {
             x.floats().data(), indices->data(), tokens, dim, k, experts,
             capacity, out.floats().data());
         if (bad >= 0)
-          return fail(op, "expert id " + llvm::Twine(idx.ints()[bad]) +
-                              " at position " + llvm::Twine(bad) +
-                              " is out of range [0, " + llvm::Twine(experts) +
-                              ")");
+          return badExpertId(op, idx, bad, experts);
         return single(std::move(out));
       })
       .Case([&](graph::MoeCombineOp c) -> llvm::Error {
@@ -963,10 +969,7 @@ llvm::Error Evaluator::evalOp(Operation *op) {
             y.floats().data(), indices->data(), w.floats().data(), tokens, dim,
             k, experts, capacity, out.floats().data());
         if (bad >= 0)
-          return fail(op, "expert id " + llvm::Twine(idx.ints()[bad]) +
-                              " at position " + llvm::Twine(bad) +
-                              " is out of range [0, " + llvm::Twine(experts) +
-                              ")");
+          return badExpertId(op, idx, bad, experts);
         return single(std::move(out));
       })
       .Case([&](graph::CrossEntropyOp ce) -> llvm::Error {
