@@ -220,6 +220,21 @@ private:
     emitError(foundLoc(), "expected " + what + ", found " + describe(tok));
   }
 
+  /// Takes an identifier into `name` (and its location into `loc`), or
+  /// reports "expected WHAT" and returns false.
+  bool takeIdentifier(const Twine &what, std::string &name,
+                      SMLoc *loc = nullptr) {
+    if (!tok.is(TokenKind::Identifier)) {
+      errorExpected(what);
+      return false;
+    }
+    name = tok.spelling.str();
+    if (loc)
+      *loc = tok.getLoc();
+    advance();
+    return true;
+  }
+
   /// Like errorExpected, for a missing closing bracket. A token that begins a
   /// new line is reported as "found newline" at the end of the previous line:
   /// the usual cause is a bracket left open there, and the newline would
@@ -480,12 +495,8 @@ bool Parser::parseConst(Module &module) {
   ConstDecl decl;
   decl.loc = tok.getLoc();
   advance();
-  if (!tok.is(TokenKind::Identifier)) {
-    errorExpected("a name after 'let'");
+  if (!takeIdentifier("a name after 'let'", decl.name))
     return false;
-  }
-  decl.name = tok.spelling.str();
-  advance();
   if (!tok.is(TokenKind::Equal)) {
     errorExpected(tok.is(TokenKind::Comma)
                       ? "'=' after 'let " + decl.name +
@@ -505,12 +516,8 @@ bool Parser::parseDef(Module &module) {
   DefDecl def;
   def.loc = tok.getLoc();
   advance();
-  if (!tok.is(TokenKind::Identifier)) {
-    errorExpected("the def's name after 'def'");
+  if (!takeIdentifier("the def's name after 'def'", def.name))
     return false;
-  }
-  def.name = tok.spelling.str();
-  advance();
   if (!tok.is(TokenKind::LParen)) {
     errorExpected("'(' to open the arguments of def '" + def.name + "'");
     return false;
@@ -604,24 +611,16 @@ bool Parser::parseModel(Module &module) {
   ModelDecl model;
   model.loc = tok.getLoc();
   advance();
-  if (!tok.is(TokenKind::Identifier)) {
-    errorExpected("the model's name after 'model'");
+  if (!takeIdentifier("the model's name after 'model'", model.name))
     return false;
-  }
-  model.name = tok.spelling.str();
-  advance();
   if (!tok.is(TokenKind::Equal)) {
     errorExpected("'=' after 'model " + model.name + "'");
     return false;
   }
   advance();
-  if (!tok.is(TokenKind::Identifier)) {
-    errorExpected("the name of a def after 'model " + model.name + " ='");
+  if (!takeIdentifier("the name of a def after 'model " + model.name + " ='",
+                      model.callee, &model.calleeLoc))
     return false;
-  }
-  model.callee = tok.spelling.str();
-  model.calleeLoc = tok.getLoc();
-  advance();
   if (!tok.is(TokenKind::LParen)) {
     errorExpected("'(' after 'model " + model.name + " = " + model.callee +
                   "'");
@@ -724,14 +723,12 @@ bool Parser::parseStatementEnd() {
 StmtPtr Parser::parseParam() {
   auto stmt = std::make_unique<Stmt>(Stmt::Kind::Param, tok.getLoc());
   advance();
-  if (!tok.is(TokenKind::Identifier)) {
-    errorExpected("the parameter's name after 'param'");
+  std::string name;
+  SMLoc nameLoc;
+  if (!takeIdentifier("the parameter's name after 'param'", name, &nameLoc))
     return nullptr;
-  }
-  std::string name = tok.spelling.str();
   stmt->names.push_back(name);
-  stmt->nameLocs.push_back(tok.getLoc());
-  advance();
+  stmt->nameLocs.push_back(nameLoc);
   if (!tok.is(TokenKind::Colon)) {
     errorExpected("':' and a type after parameter '" + name + "'");
     return nullptr;
@@ -802,14 +799,12 @@ StmtPtr Parser::parseLetOrAssign() {
 StmtPtr Parser::parseFor() {
   auto stmt = std::make_unique<Stmt>(Stmt::Kind::For, tok.getLoc());
   advance();
-  if (!tok.is(TokenKind::Identifier)) {
-    errorExpected("the loop variable after 'for'");
+  std::string var;
+  SMLoc varLoc;
+  if (!takeIdentifier("the loop variable after 'for'", var, &varLoc))
     return nullptr;
-  }
-  std::string var = tok.spelling.str();
   stmt->names.push_back(var);
-  stmt->nameLocs.push_back(tok.getLoc());
-  advance();
+  stmt->nameLocs.push_back(varLoc);
   if (!tok.is(TokenKind::KwIn)) {
     errorExpected("'in' after 'for " + var + "'");
     return nullptr;
@@ -1120,13 +1115,9 @@ ExprPtr Parser::parseUnary() {
     return nullptr;
   }
   advance();
-  if (!tok.is(TokenKind::Identifier)) {
-    errorExpected("a name after 'as'");
+  if (!takeIdentifier("a name after 'as'", expr->scopeName,
+                      &expr->scopeNameLoc))
     return nullptr;
-  }
-  expr->scopeName = tok.spelling.str();
-  expr->scopeNameLoc = tok.getLoc();
-  advance();
   return expr;
 }
 
