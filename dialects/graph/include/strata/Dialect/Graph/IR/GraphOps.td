@@ -523,4 +523,6 @@ def Graph_CrossEntropyOp : Graph_InferOp<"cross_entropy"> {
   }];
 }
 
+include "strata/Dialect/Graph/IR/GraphTrainingOps.td"
+
 #endif // STRATA_DIALECT_GRAPH_IR_GRAPHOPS_TD

@@ -1,0 +1,3 @@
+//===- GraphTrainingOps.cpp - strata.graph training ops -------------------===//
+
+#include "strata/Dialect/Graph/IR/GraphOps.h"
