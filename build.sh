@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Strata's one entry point for setting up, building and checking the project.
 #
-#   ./build.sh demo   install what is missing, build, compile an example model and print its IR
-#   ./build.sh test   install what is missing, build, run every test (ctest: lit + GoogleTest + fuzzer)
+#   ./build.sh demo   install what is missing, build, compile the tiny GPT-2 and train it on text every
+#                     Debian machine has (the licenses in /usr/share/common-licenses)
+#   ./build.sh test   install what is missing, build, run every test (ctest: lit + GoogleTest + fuzzer +
+#                     the PyTorch comparison, which needs Debian's python3-torch)
 #   ./build.sh build  install what is missing and build only
 #
 # Idempotent: a second run installs nothing and rebuilds only what changed. Quiet when all is there.
@@ -19,6 +21,9 @@ packages=(
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libprotobuf-dev protobuf-compiler libabsl-dev libgtest-dev libgmock-dev
 )
+
+# Only the tests need these: the PyTorch comparison runs on Debian's python3-torch.
+test_packages=(python3-torch python3-numpy)
 
 log() { printf '[strata] %s\n' "$*" >&2; }
 
@@ -69,11 +74,20 @@ case "${1:-demo}" in
     ;;
   demo)
     build
-    model="$here/examples/gpt2.sg"
-    log "importing $model (model gpt2_tiny) and printing its strata.graph IR"
-    "$build_dir/bin/strata-opt" "$model" --sg-model=gpt2_tiny --canonicalize
+    # Train the byte-level tiny GPT-2 (examples/gpt2.sg, model gpt2_tiny) on the license texts that the
+    # base-files package puts on every Debian machine: ~300 KB of English, ~95 s on 2 cores.
+    text="$build_dir/demo-text.txt"
+    cat /usr/share/common-licenses/* >"$text"
+    log "compiling examples/gpt2.sg (model gpt2_tiny) into $build_dir/gpt2_tiny.plan"
+    "$build_dir/bin/strata-compile" "$here/examples/gpt2.sg" --model gpt2_tiny \
+      --lr 1e-2 --schedule cosine --warmup-steps 30 --total-steps 1200 --min-lr 1e-3 \
+      --beta2 0.99 --clip-norm 1 -o "$build_dir/gpt2_tiny.plan"
+    log "training it on $text (loss curve: $build_dir/demo-loss.csv)"
+    "$build_dir/bin/strata-run" "$build_dir/gpt2_tiny.plan" --text "$text" --steps 1200 \
+      --log-every 100 --log-csv "$build_dir/demo-loss.csv" --checkpoint "$build_dir/gpt2_tiny.ckpt"
     ;;
   test)
+    packages+=("${test_packages[@]}")
     build
     log "running tests"
     cd "$build_dir"

@@ -10,8 +10,11 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "strata/Autodiff/Passes.h"
+#include "strata/Dialect/Exec/IR/ExecDialect.h"
 #include "strata/Dialect/Graph/IR/GraphDialect.h"
 #include "strata/Frontend/Import.h"
+#include "strata/Lowering/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Shard/IR/ShardDialect.h"
@@ -96,7 +99,10 @@ int main(int argc, char **argv) {
   DialectRegistry registry;
   registry.insert<strata::graph::GraphDialect, func::FuncDialect,
                   shard::ShardDialect>();
+  registry.insert<strata::exec::ExecDialect>();
   registerTransformsPasses();
+  strata::lowering::registerLoweringPasses();
+  strata::autodiff::registerAutodiffPasses();
 
   llvm::cl::OptionCategory sgCategory("Options for .sg model files");
   llvm::cl::opt<std::string> sgModel(

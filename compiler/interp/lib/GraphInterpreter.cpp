@@ -237,6 +237,16 @@ Expected<ParamMap> strata::interp::initializeParameters(ModuleOp module,
     value.setFloatFormat(*dtype);
     params[param.getSymName()] = std::move(value);
   }
+  for (auto state : module.getOps<graph::StateOp>()) {
+    RankedTensorType type = state.getTensorType();
+    Expected<DType> dtype = dtypeFromType(type.getElementType());
+    if (!dtype)
+      return errorAt(state.getLoc(), llvm::toString(dtype.takeError()));
+    if (!type.hasStaticShape() || !isFloat(*dtype))
+      return errorAt(state.getLoc(), "state '" + state.getSymName() +
+                                         "' needs a static float tensor type");
+    params[state.getSymName()] = Tensor(*dtype, type.getShape());
+  }
   return params;
 }
 
@@ -282,7 +292,9 @@ int numThreads() {
 /// returns; every op's result is checked against its declared type.
 class Evaluator {
 public:
-  explicit Evaluator(const ParamMap &params) : params(params) {}
+  /// `state` is null for evaluate(): then ops that write state fail.
+  Evaluator(const ParamMap &params, ParamMap *state)
+      : params(params), state(state) {}
 
   Expected<llvm::SmallVector<Tensor>> run(func::FuncOp func,
                                           llvm::ArrayRef<Tensor> inputs);
@@ -327,7 +339,23 @@ private:
   Expected<Tensor> evalReshape(graph::ReshapeOp op);
   Expected<Tensor> evalConstant(graph::ConstantOp op);
 
+  /// Runs `rowKernel(in, out, rows, cols)` on row-major [rows, cols] views of
+  /// `inputs` (all of one shape) with `axis` moved last, and moves the result
+  /// back.
+  Tensor alongAxis(llvm::ArrayRef<const Tensor *> inputs, int64_t axis,
+                   llvm::function_ref<void(llvm::ArrayRef<const float *>,
+                                           float *, int64_t, int64_t)>
+                       rowKernel);
+
+  /// The gradient, state and optimizer ops (GraphTrainingOps.td); nullopt
+  /// for any other op.
+  std::optional<llvm::Error> evalTrainingOp(Operation *op);
+  llvm::Error evalStateUpdate(Operation *op);
+  /// The tensor of a graph.param or graph.state that `op` updates.
+  Expected<Tensor *> stateOf(Operation *op, llvm::StringRef name);
+
   const ParamMap &params;
+  ParamMap *state;
   llvm::DenseMap<Value, Tensor> values;
 };
 
@@ -499,25 +527,25 @@ Expected<Tensor> Evaluator::evalMatmul(graph::MatmulOp op) {
   return out;
 }
 
-Expected<Tensor> Evaluator::evalSoftmax(Operation *op, int64_t axis,
-                                        bool logSoftmax) {
-  const Tensor &x = get(op->getOperand(0));
-  int64_t rank = x.rank();
-  if (rank == 0)
-    return fail(op, "needs a ranked input of rank >= 1");
-  auto run = [&](const float *in, float *out, int64_t cols) {
-    int64_t rows = cols == 0 ? 0 : x.numElements() / cols;
-    if (logSoftmax)
-      cpu::logSoftmaxForward(in, out, rows, cols);
-    else
-      cpu::softmaxForward(out, in, rows, cols);
+Tensor
+Evaluator::alongAxis(llvm::ArrayRef<const Tensor *> inputs, int64_t axis,
+                     llvm::function_ref<void(llvm::ArrayRef<const float *>,
+                                             float *, int64_t, int64_t)>
+                         rowKernel) {
+  llvm::ArrayRef<int64_t> shape = inputs.front()->shape();
+  int64_t rank = shape.size(), numElements = product(shape);
+  Tensor out(DType::F32, shape);
+  auto rowsOf = [&](int64_t cols) {
+    return cols == 0 ? 0 : numElements / cols;
   };
-  Tensor out(DType::F32, x.shape());
   if (axis == rank - 1) {
-    run(x.floats().data(), out.floats().data(), x.shape().back());
+    llvm::SmallVector<const float *> in;
+    for (const Tensor *t : inputs)
+      in.push_back(t->floats().data());
+    rowKernel(in, out.floats().data(), rowsOf(shape.back()), shape.back());
     return out;
   }
-  // Move `axis` last, normalize rows, and move it back.
+  // Move `axis` last, run the rows, and move it back.
   llvm::SmallVector<int64_t> perm, inverse(rank), moved;
   for (int64_t d = 0; d < rank; ++d)
     if (d != axis)
@@ -525,15 +553,36 @@ Expected<Tensor> Evaluator::evalSoftmax(Operation *op, int64_t axis,
   perm.push_back(axis);
   for (int64_t d = 0; d < rank; ++d) {
     inverse[perm[d]] = d;
-    moved.push_back(x.shape()[perm[d]]);
+    moved.push_back(shape[perm[d]]);
   }
-  std::vector<float> t(x.numElements()), u(x.numElements());
-  cpu::transposeForward(x.floats().data(), viewOf(x.shape()), perm.data(),
-                        t.data());
-  run(t.data(), u.data(), moved.back());
-  cpu::transposeForward(u.data(), viewOf(moved), inverse.data(),
+  llvm::SmallVector<std::vector<float>> transposed;
+  llvm::SmallVector<const float *> in;
+  for (const Tensor *t : inputs) {
+    std::vector<float> &buffer = transposed.emplace_back(numElements);
+    cpu::transposeForward(t->floats().data(), viewOf(shape), perm.data(),
+                          buffer.data());
+    in.push_back(buffer.data());
+  }
+  std::vector<float> result(numElements);
+  rowKernel(in, result.data(), rowsOf(moved.back()), moved.back());
+  cpu::transposeForward(result.data(), viewOf(moved), inverse.data(),
                         out.floats().data());
   return out;
+}
+
+Expected<Tensor> Evaluator::evalSoftmax(Operation *op, int64_t axis,
+                                        bool logSoftmax) {
+  const Tensor &x = get(op->getOperand(0));
+  if (x.rank() == 0)
+    return fail(op, "needs a ranked input of rank >= 1");
+  return alongAxis({&x}, axis,
+                   [&](llvm::ArrayRef<const float *> in, float *out,
+                       int64_t rows, int64_t cols) {
+                     if (logSoftmax)
+                       cpu::logSoftmaxForward(in[0], out, rows, cols);
+                     else
+                       cpu::softmaxForward(out, in[0], rows, cols);
+                   });
 }
 
 Expected<Tensor> Evaluator::evalCast(graph::CastOp op) {
@@ -637,7 +686,9 @@ llvm::Error Evaluator::evalOp(Operation *op) {
            graph::CrossEntropyOp, graph::MoeDispatchOp, graph::MoeCombineOp,
            func::ReturnOp, graph::AddOp, graph::SubOp, graph::MulOp,
            graph::DivOp, graph::MaximumOp, graph::MinimumOp, graph::PowOp,
-           graph::ReduceOp>(op))
+           graph::ReduceOp, graph::GatherGradOp, graph::CrossEntropyGradOp,
+           graph::MoeDispatchGradOp, graph::MoeCombineGradOp, graph::TopKGradOp,
+           graph::LrScheduleOp, graph::AdamWUpdateOp>(op))
     for (Value operand : op->getOperands())
       if (!get(operand).isFloat())
         return fail(op, "integer operands are not supported by the "
@@ -996,8 +1047,551 @@ llvm::Error Evaluator::evalOp(Operation *op) {
         return single(Tensor::scalar(loss));
       })
       .Default([&](Operation *) {
+        if (std::optional<llvm::Error> err = evalTrainingOp(op))
+          return std::move(*err);
         return fail(op, "op is not supported by the interpreter");
       });
+}
+
+//===----------------------------------------------------------------------===//
+// Training ops: gradients, state and optimizer updates
+//===----------------------------------------------------------------------===//
+
+/// The ops that write a graph.param or graph.state in place.
+static bool isStateWriter(Operation *op) {
+  return isa<graph::AccumulateOp, graph::ZeroOp, graph::AdamWUpdateOp,
+             graph::SgdUpdateOp>(op);
+}
+
+static cpu::BinaryKind toCpuKind(graph::BinaryKind kind) {
+  switch (kind) {
+  case graph::BinaryKind::add:
+    return cpu::BinaryKind::Add;
+  case graph::BinaryKind::sub:
+    return cpu::BinaryKind::Sub;
+  case graph::BinaryKind::mul:
+    return cpu::BinaryKind::Mul;
+  case graph::BinaryKind::div:
+    return cpu::BinaryKind::Div;
+  case graph::BinaryKind::maximum:
+    return cpu::BinaryKind::Maximum;
+  case graph::BinaryKind::minimum:
+    return cpu::BinaryKind::Minimum;
+  case graph::BinaryKind::pow:
+    return cpu::BinaryKind::Pow;
+  }
+  llvm_unreachable("unknown binary kind");
+}
+
+/// The cpu::UnaryKind of `kind`; silu has a kernel of its own (nullopt).
+static std::optional<cpu::UnaryKind> toCpuKind(graph::UnaryKind kind) {
+  switch (kind) {
+  case graph::UnaryKind::neg:
+    return cpu::UnaryKind::Neg;
+  case graph::UnaryKind::exp:
+    return cpu::UnaryKind::Exp;
+  case graph::UnaryKind::log:
+    return cpu::UnaryKind::Log;
+  case graph::UnaryKind::sqrt:
+    return cpu::UnaryKind::Sqrt;
+  case graph::UnaryKind::rsqrt:
+    return cpu::UnaryKind::Rsqrt;
+  case graph::UnaryKind::tanh:
+    return cpu::UnaryKind::Tanh;
+  case graph::UnaryKind::sigmoid:
+    return cpu::UnaryKind::Sigmoid;
+  case graph::UnaryKind::relu:
+    return cpu::UnaryKind::Relu;
+  case graph::UnaryKind::abs:
+    return cpu::UnaryKind::Abs;
+  case graph::UnaryKind::silu:
+    return std::nullopt;
+  }
+  llvm_unreachable("unknown unary kind");
+}
+
+static cpu::ReduceKind toCpuKind(graph::ReduceKind kind) {
+  switch (kind) {
+  case graph::ReduceKind::sum:
+    return cpu::ReduceKind::Sum;
+  case graph::ReduceKind::mean:
+    return cpu::ReduceKind::Mean;
+  case graph::ReduceKind::max:
+    return cpu::ReduceKind::Max;
+  case graph::ReduceKind::min:
+    return cpu::ReduceKind::Min;
+  }
+  llvm_unreachable("unknown reduce kind");
+}
+
+/// The static shape of `value`'s type (results whose shape no operand gives).
+static std::optional<llvm::SmallVector<int64_t>> staticShapeOf(Value value) {
+  auto type = cast<RankedTensorType>(value.getType());
+  if (!type.hasStaticShape())
+    return std::nullopt;
+  return llvm::SmallVector<int64_t>(type.getShape());
+}
+
+Expected<Tensor *> Evaluator::stateOf(Operation *op, llvm::StringRef name) {
+  auto it = state->find(name);
+  if (it == state->end())
+    return fail(op, "no value for '" + name + "'");
+  if (!it->second.isFloat())
+    return fail(op, "'" + name + "' is not a float tensor");
+  return &it->second;
+}
+
+llvm::Error Evaluator::evalStateUpdate(Operation *op) {
+  if (!state)
+    return fail(op, "writes training state; run the function with "
+                    "evaluateStep");
+  /// The named tensors, all of `shape` (the first one's when empty).
+  auto lookup = [&](llvm::ArrayRef<llvm::StringRef> names)
+      -> Expected<llvm::SmallVector<Tensor *>> {
+    llvm::SmallVector<Tensor *> tensors;
+    for (llvm::StringRef name : names) {
+      Expected<Tensor *> t = stateOf(op, name);
+      if (!t)
+        return t.takeError();
+      if (!tensors.empty() && (*t)->shape() != tensors.front()->shape())
+        return fail(op, "'" + name + "' is " + shapeString((*t)->shape()) +
+                            " but '" + names.front() + "' is " +
+                            shapeString(tensors.front()->shape()));
+      tensors.push_back(*t);
+    }
+    return tensors;
+  };
+  auto scalar = [&](Value v) { return get(v).floats().front(); };
+
+  return llvm::TypeSwitch<Operation *, llvm::Error>(op)
+      .Case([&](graph::AccumulateOp a) -> llvm::Error {
+        auto target = lookup({a.getTarget()});
+        if (!target)
+          return target.takeError();
+        Tensor &t = *target->front();
+        const Tensor &value = get(a.getValue());
+        if (value.shape() != t.shape())
+          return fail(op, "value " + shapeString(value.shape()) +
+                              " does not match '" + a.getTarget() + "' " +
+                              shapeString(t.shape()));
+        for (auto [dst, src] : llvm::zip(t.floats(), value.floats()))
+          dst += src;
+        t.roundToFormat();
+        return llvm::Error::success();
+      })
+      .Case([&](graph::ZeroOp z) -> llvm::Error {
+        auto target = lookup({z.getTarget()});
+        if (!target)
+          return target.takeError();
+        llvm::fill(target->front()->floats(), 0.0f);
+        return llvm::Error::success();
+      })
+      .Case([&](graph::AdamWUpdateOp u) -> llvm::Error {
+        auto tensors = lookup({u.getParam(), u.getGrad(), u.getM(), u.getV()});
+        if (!tensors)
+          return tensors.takeError();
+        int64_t step = get(u.getStep()).ints().front();
+        if (step < 1)
+          return fail(op, "step " + llvm::Twine(step) +
+                              " is not >= 1 (steps count from 1)");
+        cpu::AdamWConfig config;
+        config.learningRate = scalar(u.getLr());
+        config.gradScale = scalar(u.getScale());
+        config.beta1 = u.getBeta1().convertToDouble();
+        config.beta2 = u.getBeta2().convertToDouble();
+        config.epsilon = u.getEpsilon().convertToDouble();
+        config.weightDecay = u.getWeightDecay().convertToDouble();
+        Tensor &param = *(*tensors)[0];
+        cpu::adamwUpdate(param.floats().data(), (*tensors)[1]->floats().data(),
+                         (*tensors)[2]->floats().data(),
+                         (*tensors)[3]->floats().data(), param.numElements(),
+                         step, config);
+        for (Tensor *t : {&param, (*tensors)[2], (*tensors)[3]})
+          t->roundToFormat();
+        return llvm::Error::success();
+      })
+      .Case([&](graph::SgdUpdateOp u) -> llvm::Error {
+        llvm::SmallVector<llvm::StringRef> names = {u.getParam(), u.getGrad()};
+        if (std::optional<llvm::StringRef> buffer = u.getMomentumBuffer())
+          names.push_back(*buffer);
+        auto tensors = lookup(names);
+        if (!tensors)
+          return tensors.takeError();
+        Tensor &param = *(*tensors)[0];
+        Tensor *buffer = tensors->size() == 3 ? (*tensors)[2] : nullptr;
+        cpu::sgdUpdate(param.floats().data(), (*tensors)[1]->floats().data(),
+                       buffer ? buffer->floats().data() : nullptr,
+                       param.numElements(), scalar(u.getLr()),
+                       scalar(u.getScale()), u.getMomentum().convertToDouble(),
+                       u.getWeightDecay().convertToDouble());
+        param.roundToFormat();
+        if (buffer)
+          buffer->roundToFormat();
+        return llvm::Error::success();
+      })
+      .Default([&](Operation *) -> llvm::Error {
+        llvm_unreachable("not a state-writing op");
+      });
+}
+
+std::optional<llvm::Error> Evaluator::evalTrainingOp(Operation *op) {
+  if (isStateWriter(op))
+    return evalStateUpdate(op);
+
+  auto single = [&](Expected<Tensor> t) -> llvm::Error {
+    if (!t)
+      return t.takeError();
+    return bind(op, op->getResult(0), std::move(*t));
+  };
+  /// Binds every result of `op`, in order.
+  auto all = [&](llvm::MutableArrayRef<Tensor> results) -> llvm::Error {
+    for (auto [result, t] : llvm::zip_equal(op->getResults(), results))
+      if (llvm::Error err = bind(op, result, std::move(t)))
+        return err;
+    return llvm::Error::success();
+  };
+  auto needStaticResult =
+      [&](Value result) -> Expected<llvm::SmallVector<int64_t>> {
+    std::optional<llvm::SmallVector<int64_t>> shape = staticShapeOf(result);
+    if (!shape)
+      return fail(op, "needs a static result type");
+    return *shape;
+  };
+  auto outOfRange = [&](const Tensor &indices, int64_t position,
+                        int64_t bound) {
+    return fail(op, "index " + llvm::Twine(indices.ints()[position]) +
+                        " at position " + llvm::Twine(position) +
+                        " is out of range [0, " + llvm::Twine(bound) + ")");
+  };
+
+  return llvm::TypeSwitch<Operation *, std::optional<llvm::Error>>(op)
+      .Case([&](graph::BinaryGradOp g) -> llvm::Error {
+        const Tensor &a = get(g.getLhs()), &b = get(g.getRhs()),
+                     &dy = get(g.getGrad());
+        auto shape = broadcastShapes(a.shape(), b.shape());
+        if (!shape)
+          return fail(op, llvm::toString(shape.takeError()));
+        if (dy.shape() != llvm::ArrayRef<int64_t>(*shape))
+          return fail(op, "grad " + shapeString(dy.shape()) +
+                              " is not the broadcast shape " +
+                              shapeString(*shape));
+        llvm::SmallVector<Tensor, 2> results = {Tensor(DType::F32, a.shape()),
+                                                Tensor(DType::F32, b.shape())};
+        cpu::binaryBackward(toCpuKind(g.getKind()), a.floats().data(),
+                            viewOf(a.shape()), b.floats().data(),
+                            viewOf(b.shape()), dy.floats().data(),
+                            viewOf(dy.shape()), results[0].floats().data(),
+                            results[1].floats().data());
+        return all(results);
+      })
+      .Case([&](graph::UnaryGradOp g) -> llvm::Error {
+        const Tensor &x = get(g.getInput()), &y = get(g.getOutput()),
+                     &dy = get(g.getGrad());
+        if (y.shape() != x.shape() || dy.shape() != x.shape())
+          return fail(op, "input, output and grad must have one shape");
+        Tensor dx(DType::F32, x.shape());
+        if (std::optional<cpu::UnaryKind> kind = toCpuKind(g.getKind()))
+          cpu::unaryBackward(*kind, x.floats().data(), y.floats().data(),
+                             dy.floats().data(), dx.floats().data(),
+                             x.numElements());
+        else
+          cpu::siluBackward(dx.floats().data(), dy.floats().data(),
+                            x.floats().data(), x.numElements());
+        return single(std::move(dx));
+      })
+      .Case([&](graph::GeluGradOp g) -> llvm::Error {
+        const Tensor &x = get(g.getInput()), &dy = get(g.getGrad());
+        if (dy.shape() != x.shape())
+          return fail(op, "input and grad must have one shape");
+        Tensor dx(DType::F32, x.shape());
+        cpu::geluBackward(dx.floats().data(), dy.floats().data(),
+                          x.floats().data(), x.numElements(),
+                          g.getApproximate() == graph::GeluApprox::tanh
+                              ? cpu::GeluApproximation::Tanh
+                              : cpu::GeluApproximation::None);
+        return single(std::move(dx));
+      })
+      .Case([&](graph::ReduceGradOp g) -> llvm::Error {
+        const Tensor &x = get(g.getInput()), &y = get(g.getOutput()),
+                     &dy = get(g.getGrad());
+        llvm::ArrayRef<int64_t> axes = g.getAxes();
+        int64_t reduced = 1;
+        for (auto [d, size] : llvm::enumerate(x.shape()))
+          if (!llvm::is_contained(axes, static_cast<int64_t>(d)))
+            reduced *= size;
+        if (y.numElements() != reduced || dy.numElements() != reduced)
+          return fail(op, "output and grad must have the reduced shape of " +
+                              shapeString(x.shape()));
+        Tensor dx(DType::F32, x.shape());
+        cpu::reduceBackward(toCpuKind(g.getKind()), x.floats().data(),
+                            viewOf(x.shape()), axes.data(),
+                            static_cast<int>(axes.size()), y.floats().data(),
+                            dy.floats().data(), dx.floats().data());
+        return single(std::move(dx));
+      })
+      .Case([&](graph::SoftmaxGradOp g) -> llvm::Error {
+        const Tensor &y = get(g.getOutput()), &dy = get(g.getGrad());
+        if (dy.shape() != y.shape() || y.rank() == 0)
+          return fail(op, "output and grad must have one shape of rank >= 1");
+        return single(alongAxis({&y, &dy}, g.getAxis(),
+                                [](llvm::ArrayRef<const float *> in, float *dx,
+                                   int64_t rows, int64_t cols) {
+                                  cpu::softmaxBackward(dx, in[1], in[0], rows,
+                                                       cols);
+                                }));
+      })
+      .Case([&](graph::LogSoftmaxGradOp g) -> llvm::Error {
+        const Tensor &y = get(g.getOutput()), &dy = get(g.getGrad());
+        if (dy.shape() != y.shape() || y.rank() == 0)
+          return fail(op, "output and grad must have one shape of rank >= 1");
+        return single(alongAxis({&y, &dy}, g.getAxis(),
+                                [](llvm::ArrayRef<const float *> in, float *dx,
+                                   int64_t rows, int64_t cols) {
+                                  cpu::logSoftmaxBackward(in[0], in[1], dx,
+                                                          rows, cols);
+                                }));
+      })
+      .Case([&](graph::LayerNormGradOp g) -> llvm::Error {
+        const Tensor &x = get(g.getInput()), &w = get(g.getWeight()),
+                     &dy = get(g.getGrad());
+        int64_t dim = x.rank() ? x.shape().back() : 1;
+        if (w.numElements() != dim || dy.shape() != x.shape())
+          return fail(op, "needs weight [" + llvm::Twine(dim) +
+                              "] and grad of the input's shape");
+        int64_t rows = dim ? x.numElements() / dim : 0;
+        // The backward kernel reads the forward pass's statistics.
+        std::vector<float> out(x.numElements()), zeros(dim), mean(rows),
+            rstd(rows);
+        cpu::layerNormForward(out.data(), mean.data(), rstd.data(),
+                              x.floats().data(), w.floats().data(),
+                              zeros.data(), rows, dim,
+                              g.getEpsilon().convertToDouble());
+        llvm::SmallVector<Tensor, 3> results = {Tensor(DType::F32, x.shape()),
+                                                Tensor(DType::F32, w.shape()),
+                                                Tensor(DType::F32, w.shape())};
+        cpu::layerNormBackward(
+            results[0].floats().data(), results[1].floats().data(),
+            results[2].floats().data(), dy.floats().data(), x.floats().data(),
+            w.floats().data(), mean.data(), rstd.data(), rows, dim);
+        return all(results);
+      })
+      .Case([&](graph::RmsNormGradOp g) -> llvm::Error {
+        const Tensor &x = get(g.getInput()), &w = get(g.getWeight()),
+                     &dy = get(g.getGrad());
+        int64_t dim = x.rank() ? x.shape().back() : 1;
+        if (w.numElements() != dim || dy.shape() != x.shape())
+          return fail(op, "needs weight [" + llvm::Twine(dim) +
+                              "] and grad of the input's shape");
+        int64_t rows = dim ? x.numElements() / dim : 0;
+        std::vector<float> out(x.numElements()), rstd(rows);
+        cpu::rmsNormForward(out.data(), rstd.data(), x.floats().data(),
+                            w.floats().data(), rows, dim,
+                            g.getEpsilon().convertToDouble());
+        llvm::SmallVector<Tensor, 2> results = {Tensor(DType::F32, x.shape()),
+                                                Tensor(DType::F32, w.shape())};
+        cpu::rmsNormBackward(results[0].floats().data(),
+                             results[1].floats().data(), dy.floats().data(),
+                             x.floats().data(), w.floats().data(), rstd.data(),
+                             rows, dim);
+        return all(results);
+      })
+      .Case([&](graph::AttentionGradOp g) -> llvm::Error {
+        const Tensor &q = get(g.getQuery()), &k = get(g.getKey()),
+                     &v = get(g.getValue()), &dy = get(g.getGrad());
+        if (q.rank() != 4 || k.rank() != 4 || v.rank() != 4)
+          return fail(op, "query, key and value must have rank 4");
+        llvm::ArrayRef<int64_t> qs = q.shape(), ks = k.shape(), vs = v.shape();
+        if (qs[0] != ks[0] || qs[0] != vs[0] || ks[1] != vs[1] ||
+            ks[2] != vs[2] || qs[3] != ks[3] || ks[1] == 0 ||
+            qs[1] % ks[1] != 0)
+          return fail(op, "incompatible shapes " + shapeString(qs) + ", " +
+                              shapeString(ks) + ", " + shapeString(vs));
+        llvm::SmallVector<int64_t> outShape = {qs[0], qs[1], qs[2], vs[3]};
+        if (dy.shape() != llvm::ArrayRef<int64_t>(outShape))
+          return fail(op, "grad " + shapeString(dy.shape()) +
+                              " is not the output shape " +
+                              shapeString(outShape));
+        cpu::AttentionShape shape;
+        shape.batch = qs[0];
+        shape.qHeads = qs[1];
+        shape.kvHeads = ks[1];
+        shape.qLen = qs[2];
+        shape.kvLen = ks[2];
+        shape.headDim = qs[3];
+        shape.valueDim = vs[3];
+        shape.causal = g.getCausal();
+        shape.scale = g.getScale().convertToDouble();
+        llvm::SmallVector<Tensor, 3> results = {Tensor(DType::F32, qs),
+                                                Tensor(DType::F32, ks),
+                                                Tensor(DType::F32, vs)};
+        cpu::attentionBackward(
+            results[0].floats().data(), results[1].floats().data(),
+            results[2].floats().data(), dy.floats().data(), q.floats().data(),
+            k.floats().data(), v.floats().data(), shape);
+        return all(results);
+      })
+      .Case([&](graph::RopeGradOp g) -> llvm::Error {
+        const Tensor &dy = get(g.getGrad());
+        if (dy.rank() != 4 || dy.shape()[3] % 2 != 0)
+          return fail(op, "needs a grad [B, H, T, Dh] with Dh even");
+        llvm::ArrayRef<int64_t> s = dy.shape();
+        Tensor dx(DType::F32, s);
+        cpu::ropeBackward(dx.floats().data(), dy.floats().data(), s[0], s[1],
+                          s[2], s[3], g.getTheta().convertToDouble());
+        return single(std::move(dx));
+      })
+      .Case([&](graph::GatherGradOp g) -> llvm::Error {
+        const Tensor &dy = get(g.getGrad()), &idx = get(g.getIndices());
+        auto tableShape = needStaticResult(g.getTableGrad());
+        if (!tableShape)
+          return tableShape.takeError();
+        int64_t numRows = tableShape->front();
+        int64_t rowSize = product(llvm::ArrayRef(*tableShape).drop_front());
+        if (dy.numElements() != idx.numElements() * rowSize)
+          return fail(op, "grad " + shapeString(dy.shape()) +
+                              " does not hold one row per index");
+        auto indices = indicesOf(op, idx);
+        if (!indices)
+          return indices.takeError();
+        Tensor dtable(DType::F32, *tableShape);
+        int64_t bad = cpu::gatherBackward(dy.floats().data(), indices->data(),
+                                          idx.numElements(), rowSize,
+                                          dtable.floats().data(), numRows);
+        if (bad >= 0)
+          return outOfRange(idx, bad, numRows);
+        return single(std::move(dtable));
+      })
+      .Case([&](graph::SliceGradOp g) -> llvm::Error {
+        const Tensor &dy = get(g.getGrad());
+        auto shape = needStaticResult(g.getInputGrad());
+        if (!shape)
+          return shape.takeError();
+        int64_t axis = g.getAxis(), start = g.getStart(), end = g.getEnd();
+        llvm::SmallVector<int64_t> sliced(*shape);
+        sliced[axis] = end - start;
+        if (dy.shape() != llvm::ArrayRef<int64_t>(sliced))
+          return fail(op, "grad " + shapeString(dy.shape()) +
+                              " is not the slice shape " + shapeString(sliced));
+        Tensor dx(DType::F32, *shape);
+        cpu::sliceBackward(dy.floats().data(), viewOf(*shape),
+                           static_cast<int>(axis), start, end,
+                           dx.floats().data());
+        return single(std::move(dx));
+      })
+      .Case([&](graph::CrossEntropyGradOp g) -> llvm::Error {
+        const Tensor &logits = get(g.getLogits()),
+                     &targets = get(g.getTargets()), &dloss = get(g.getGrad());
+        if (!logits.isFloat() || logits.rank() == 0)
+          return fail(op, "logits must be a float tensor of rank >= 1");
+        int64_t vocab = logits.shape().back();
+        int64_t rows = vocab ? logits.numElements() / vocab : 0;
+        if (targets.numElements() != rows)
+          return fail(op, "targets " + shapeString(targets.shape()) +
+                              " do not match logits " +
+                              shapeString(logits.shape()));
+        auto indices = indicesOf(op, targets);
+        if (!indices)
+          return indices.takeError();
+        for (auto [n, v] : llvm::enumerate(targets.ints()))
+          if (v < 0 || v >= vocab)
+            return fail(op, "target " + llvm::Twine(v) + " at position " +
+                                llvm::Twine(n) + " is out of range [0, " +
+                                llvm::Twine(vocab) + ")");
+        Tensor dlogits(DType::F32, logits.shape());
+        cpu::crossEntropyBackward(dlogits.floats().data(),
+                                  logits.floats().data(), indices->data(), rows,
+                                  vocab, dloss.floats().front());
+        return single(std::move(dlogits));
+      })
+      .Case([&](graph::MoeDispatchGradOp g) -> llvm::Error {
+        const Tensor &dy = get(g.getGrad()), &idx = get(g.getIndices());
+        if (dy.rank() != 3 || idx.rank() != 2)
+          return fail(op, "needs grad [E, C, D] and indices [N, k]");
+        auto indices = indicesOf(op, idx);
+        if (!indices)
+          return indices.takeError();
+        int64_t experts = dy.shape()[0], capacity = dy.shape()[1],
+                dim = dy.shape()[2], tokens = idx.shape()[0],
+                k = idx.shape()[1];
+        Tensor dx(DType::F32, {tokens, dim});
+        int64_t bad = cpu::moeDispatchBackward(
+            dy.floats().data(), indices->data(), tokens, dim, k, experts,
+            capacity, dx.floats().data());
+        if (bad >= 0)
+          return badExpertId(op, idx, bad, experts);
+        return single(std::move(dx));
+      })
+      .Case([&](graph::MoeCombineGradOp g) -> llvm::Error {
+        const Tensor &y = get(g.getExpertOutputs()), &idx = get(g.getIndices()),
+                     &w = get(g.getWeights()), &dy = get(g.getGrad());
+        if (y.rank() != 3 || idx.rank() != 2 || w.shape() != idx.shape())
+          return fail(op, "needs expert_outputs [E, C, D] and indices, "
+                          "weights [N, k]");
+        int64_t experts = y.shape()[0], capacity = y.shape()[1],
+                dim = y.shape()[2], tokens = idx.shape()[0], k = idx.shape()[1];
+        if (dy.rank() != 2 || dy.shape()[0] != tokens || dy.shape()[1] != dim)
+          return fail(op, "grad " + shapeString(dy.shape()) + " is not [" +
+                              llvm::Twine(tokens) + ", " + llvm::Twine(dim) +
+                              "]");
+        auto indices = indicesOf(op, idx);
+        if (!indices)
+          return indices.takeError();
+        llvm::SmallVector<Tensor, 2> results = {Tensor(DType::F32, y.shape()),
+                                                Tensor(DType::F32, w.shape())};
+        int64_t bad = cpu::moeCombineBackward(
+            y.floats().data(), indices->data(), w.floats().data(),
+            dy.floats().data(), tokens, dim, k, experts, capacity,
+            results[0].floats().data(), results[1].floats().data());
+        if (bad >= 0)
+          return badExpertId(op, idx, bad, experts);
+        return all(results);
+      })
+      .Case([&](graph::TopKGradOp g) -> llvm::Error {
+        const Tensor &dy = get(g.getGrad()), &idx = get(g.getIndices());
+        auto shape = needStaticResult(g.getInputGrad());
+        if (!shape)
+          return shape.takeError();
+        if (dy.rank() == 0 || dy.shape() != idx.shape() ||
+            dy.rank() != static_cast<int64_t>(shape->size()) ||
+            dy.shape().drop_back() != llvm::ArrayRef(*shape).drop_back())
+          return fail(op, "needs grad and indices [..., k] and a result "
+                          "[..., N] with the same leading dimensions");
+        auto indices = indicesOf(op, idx);
+        if (!indices)
+          return indices.takeError();
+        int64_t cols = shape->back(), k = dy.shape().back();
+        int64_t rows = k ? dy.numElements() / k : 0;
+        Tensor dx(DType::F32, *shape);
+        int64_t bad = cpu::topkBackward(dy.floats().data(), indices->data(),
+                                        rows, cols, k, dx.floats().data());
+        if (bad >= 0)
+          return outOfRange(idx, bad, cols);
+        return single(std::move(dx));
+      })
+      .Case([&](graph::GlobalNormOp g) -> llvm::Error {
+        double sum = 0;
+        for (Value input : g.getInputs()) {
+          const Tensor &t = get(input);
+          sum += cpu::sumOfSquares(t.floats().data(), t.numElements());
+        }
+        return single(Tensor::scalar(static_cast<float>(std::sqrt(sum))));
+      })
+      .Case([&](graph::LrScheduleOp s) -> llvm::Error {
+        const Tensor &step = get(s.getStep());
+        if (step.isFloat() || step.numElements() != 1)
+          return fail(op, "step must be an integer scalar");
+        cpu::LrSchedule schedule;
+        schedule.kind = s.getKind() == graph::LrScheduleKind::cosine
+                            ? cpu::LrScheduleKind::Cosine
+                            : cpu::LrScheduleKind::Constant;
+        schedule.baseLr = s.getBaseLr().convertToDouble();
+        schedule.warmupSteps = s.getWarmupSteps();
+        schedule.totalSteps = s.getTotalSteps();
+        schedule.minLr = s.getMinLr().convertToDouble();
+        double lr = cpu::learningRate(schedule, step.ints().front());
+        return single(Tensor::scalar(static_cast<float>(lr)));
+      })
+      .Default([](Operation *) { return std::nullopt; });
 }
 
 Expected<llvm::SmallVector<Tensor>>
@@ -1050,5 +1644,24 @@ Evaluator::run(func::FuncOp func, llvm::ArrayRef<Tensor> inputs) {
 Expected<llvm::SmallVector<Tensor>>
 strata::interp::evaluate(func::FuncOp func, llvm::ArrayRef<Tensor> inputs,
                          const ParamMap &params) {
-  return Evaluator(params).run(func, inputs);
+  Operation *writer = nullptr;
+  func.walk([&](Operation *op) {
+    if (isStateWriter(op)) {
+      writer = op;
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  if (writer)
+    return errorAt(writer->getLoc(), writer->getName().getStringRef() +
+                                         ": writes training state; run '" +
+                                         func.getSymName() +
+                                         "' with evaluateStep");
+  return Evaluator(params, nullptr).run(func, inputs);
+}
+
+Expected<llvm::SmallVector<Tensor>>
+strata::interp::evaluateStep(func::FuncOp func, llvm::ArrayRef<Tensor> inputs,
+                             ParamMap &state) {
+  return Evaluator(state, &state).run(func, inputs);
 }

@@ -58,3 +58,22 @@ void strata::cpu::topkForward(const float *x, int64_t rows, int64_t cols,
     }
   }
 }
+
+int64_t strata::cpu::topkBackward(const float *dvalues, const int32_t *indices,
+                                  int64_t rows, int64_t cols, int64_t k,
+                                  float *dx) {
+  std::fill_n(dx, rows * cols, 0.0f);
+  int64_t firstBad = -1;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t j = 0; j < k; ++j) {
+      int64_t position = r * k + j, col = indices[position];
+      if (col < 0 || col >= cols) {
+        if (firstBad < 0)
+          firstBad = position;
+        continue;
+      }
+      dx[r * cols + col] += dvalues[position];
+    }
+  }
+  return firstBad;
+}

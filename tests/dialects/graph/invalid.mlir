@@ -628,3 +628,16 @@ func.func @f(%x: tensor<4xf32>) {
 
 // expected-error@+1 {{unknown attribute 'graph.sparse'}}
 graph.param @p : tensor<8xf32> = zeros {graph.sparse = "2:4"}
+
+// -----
+
+// expected-error@+1 {{expects 'graph.step' to be "grad" or "apply" on a function}}
+func.func @f() attributes {graph.step = "forward"} {
+  return
+}
+
+// -----
+
+// expected-error@+1 {{expects 'graph.training' to be a dictionary on the module}}
+module attributes {graph.training = "adamw"} {
+}

@@ -47,3 +47,33 @@ TEST(AdamWTest, ZeroGradientOnlyDecays) {
   adamwUpdate(param.data(), grad.data(), m.data(), v.data(), 1, 1, config);
   EXPECT_NEAR(param[0], 3.0 * (1 - 0.01 * 0.5), 1e-6);
 }
+
+TEST(AdamWTest, GradScaleScalesTheGradient) {
+  AdamWConfig scaled, plain;
+  scaled.learningRate = plain.learningRate = 0.05f;
+  scaled.weightDecay = plain.weightDecay = 0.1f;
+  scaled.gradScale = 0.25f;
+  std::vector<float> grad = {0.8f, -2.0f, 4.0f}, quarter = {0.2f, -0.5f, 1.0f};
+  std::vector<float> p1 = {1.0f, -0.5f, 2.0f}, m1(3, 0.0f), v1(3, 0.0f);
+  std::vector<float> p2 = p1, m2(3, 0.0f), v2(3, 0.0f);
+  for (int64_t step = 1; step <= 3; ++step) {
+    adamwUpdate(p1.data(), grad.data(), m1.data(), v1.data(), 3, step, scaled);
+    adamwUpdate(p2.data(), quarter.data(), m2.data(), v2.data(), 3, step,
+                plain);
+  }
+  expectAllClose(p1, p2, 1e-6, 1e-6, "param");
+  expectAllClose(m1, m2, 1e-7, 1e-6, "m");
+  expectAllClose(v1, v2, 1e-8, 1e-6, "v");
+
+  // First step by hand: m = 0.1 g, v = 0.001 g², so mhat/sqrt(vhat) = sign(g).
+  AdamWConfig c;
+  c.learningRate = 0.1f;
+  c.weightDecay = 0.0f;
+  c.gradScale = 0.5f;
+  std::vector<float> p = {1.0f}, g = {-3.0f}, m = {0.0f}, v = {0.0f};
+  adamwUpdate(p.data(), g.data(), m.data(), v.data(), 1, 1, c);
+  EXPECT_NEAR(m[0], 0.1 * -1.5, 1e-7);
+  // 1 - beta2 is rounded to f32 (0.00099999), hence the tolerance.
+  EXPECT_NEAR(v[0], 0.001 * 2.25, 1e-7);
+  EXPECT_NEAR(p[0], 1.1, 1e-6);
+}

@@ -3,6 +3,9 @@
 #include "CpuTestUtil.h"
 #include "strata/Cpu/Kernels.h"
 
+#include <algorithm>
+#include <numeric>
+
 using namespace strata::cpu;
 using namespace strata::cpu::test;
 
@@ -67,4 +70,41 @@ TEST(TopkTest, MatchesFullSortOnRandomRows) {
       EXPECT_EQ(x[r * cols + indices[r * k + j]], row[j]);
     }
   }
+}
+
+TEST(TopkTest, BackwardMatchesFiniteDifferences) {
+  std::mt19937 rng(53);
+  int64_t rows = 3, cols = 7, k = 3;
+  // Distinct values 0.1 apart: a step of 1e-3 never reorders a row.
+  std::vector<float> x(rows * cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    std::vector<int> order(cols);
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), rng);
+    for (int64_t c = 0; c < cols; ++c)
+      x[r * cols + c] = 0.1f * float(order[c]) - 0.3f;
+  }
+  auto r = randomVector(rng, rows * k);
+  auto loss = [&] {
+    std::vector<float> values(rows * k);
+    std::vector<int32_t> indices(rows * k);
+    topkForward(x.data(), rows, cols, k, values.data(), indices.data());
+    return dotLoss(values, r);
+  };
+  std::vector<float> values(rows * k);
+  std::vector<int32_t> indices(rows * k);
+  topkForward(x.data(), rows, cols, k, values.data(), indices.data());
+  auto dx = poisoned(rows * cols);
+  EXPECT_EQ(topkBackward(r.data(), indices.data(), rows, cols, k, dx.data()),
+            -1);
+  expectAllClose(dx, numericGradient(x, loss, 1e-3f), 1e-4, 1e-3, "dx");
+}
+
+TEST(TopkTest, BackwardSumsRepeatsAndReportsBadIndex) {
+  std::vector<float> dvalues = {1, 2, 3, 4};
+  std::vector<int32_t> indices = {2, 2, 0, 5};
+  auto dx = poisoned(6);
+  EXPECT_EQ(topkBackward(dvalues.data(), indices.data(), 2, 3, 2, dx.data()),
+            3);
+  expectAllClose(dx, std::vector<float>{0, 0, 3, 3, 0, 0}, 0, 0, "dx");
 }

@@ -159,6 +159,20 @@ LogicalResult GraphDialect::verifyOperationAttribute(Operation *op,
       return op->emitOpError("'graph.precision' is only valid on graph ops");
     return verifyPrecision(op, value);
   }
+  if (name == kStepAttrName) {
+    auto step = dyn_cast<StringAttr>(value);
+    if (!isa<FunctionOpInterface>(op) || !step ||
+        (step.getValue() != "grad" && step.getValue() != "apply"))
+      return op->emitOpError("expects 'graph.step' to be \"grad\" or "
+                             "\"apply\" on a function");
+    return success();
+  }
+  if (name == kTrainingAttrName) {
+    if (!isa<ModuleOp>(op) || !isa<DictionaryAttr>(value))
+      return op->emitOpError("expects 'graph.training' to be a dictionary on "
+                             "the module");
+    return success();
+  }
   if (name == kNameAttrName)
     return op->emitOpError("'graph.name' is only valid on the arguments of "
                            "a 'graph.model' function");

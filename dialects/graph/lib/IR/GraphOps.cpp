@@ -353,15 +353,20 @@ void ParamOp::print(OpAsmPrinter &p) {
 // ParamRefOp
 //===----------------------------------------------------------------------===//
 
+// Reads a graph.param or, in the training functions, a graph.state.
 LogicalResult ParamRefOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
-  auto param =
-      symbolTable.lookupNearestSymbolFrom<ParamOp>(*this, getNameAttr());
-  if (!param)
-    return emitOpError("'@") << getName() << "' does not name a graph.param";
-  if (param.getType() != getType())
-    return emitOpError("result type ")
-           << getType() << " differs from the type " << param.getType()
-           << " of @" << getName();
+  Operation *symbol = symbolTable.lookupNearestSymbolFrom(*this, getNameAttr());
+  Type type;
+  if (auto param = dyn_cast_or_null<ParamOp>(symbol))
+    type = param.getType();
+  else if (auto state = dyn_cast_or_null<StateOp>(symbol))
+    type = state.getType();
+  else
+    return emitOpError("'@")
+           << getName() << "' does not name a graph.param or graph.state";
+  if (type != getType())
+    return emitOpError("result type ") << getType() << " differs from the type "
+                                       << type << " of @" << getName();
   return success();
 }
 

@@ -77,12 +77,14 @@ private:
   std::vector<int64_t> intData;
 };
 
-/// Parameter values by `graph.param` symbol name.
+/// Parameter and training-state values by `graph.param` / `graph.state`
+/// symbol name.
 using ParamMap = llvm::StringMap<Tensor>;
 
 /// Initializes every `graph.param` of `module` with
 /// strata::runtime::initializeParameter (seeded by `seed` and the parameter's
-/// name), rounded to the parameter's element type.
+/// name), rounded to the parameter's element type, and creates a zero tensor
+/// for every `graph.state`.
 llvm::Expected<ParamMap> initializeParameters(mlir::ModuleOp module,
                                               uint64_t seed);
 
@@ -90,10 +92,21 @@ llvm::Expected<ParamMap> initializeParameters(mlir::ModuleOp module,
 /// results. Inputs must match the argument types: same element type and rank,
 /// equal static dimensions (a `?` accepts any size). Errors, such as an
 /// out-of-range token id or an op the interpreter does not know, name the
-/// op's location (`file:line:col: error: ...`).
+/// op's location (`file:line:col: error: ...`). A function that writes
+/// training state (graph.accumulate, graph.zero, graph.adamw_update,
+/// graph.sgd_update) is rejected: run it with evaluateStep.
 llvm::Expected<llvm::SmallVector<Tensor>>
 evaluate(mlir::func::FuncOp func, llvm::ArrayRef<Tensor> inputs,
          const ParamMap &params);
+
+/// Runs `func` like evaluate, but ops that write persistent state
+/// (graph.accumulate, graph.zero, graph.adamw_update, graph.sgd_update)
+/// update `state` (params + states by symbol name) in place, in op order; a
+/// graph.param_ref after such an op reads the new value. On error, `state`
+/// holds the updates of the ops before the failing one.
+llvm::Expected<llvm::SmallVector<Tensor>>
+evaluateStep(mlir::func::FuncOp func, llvm::ArrayRef<Tensor> inputs,
+             ParamMap &state);
 
 /// `file:line:col` of the first file location inside `loc`, else its printed
 /// form.

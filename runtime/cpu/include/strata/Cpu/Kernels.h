@@ -153,13 +153,41 @@ void ropeBackward(float *dx, const float *dout, int64_t batch, int64_t heads,
 struct AdamWConfig {
   float learningRate = 1e-3f, beta1 = 0.9f, beta2 = 0.999f, epsilon = 1e-8f,
         weightDecay = 0.01f;
+  /// The gradient is multiplied by this before the step (gradient clipping).
+  float gradScale = 1.0f;
 };
 
 /// One AdamW step over n parameters; `step` counts from 1. m and v are the
-/// first and second moments, updated in place. Weight decay is decoupled:
+/// first and second moments, updated in place. With g = grad * gradScale,
+/// weight decay is decoupled:
 /// param -= lr * (mhat / (sqrt(vhat) + eps) + weightDecay * param).
 void adamwUpdate(float *param, const float *grad, float *m, float *v, int64_t n,
                  int64_t step, const AdamWConfig &config);
+
+/// One SGD step (PyTorch semantics, dampening 0) over n parameters:
+/// g = grad * gradScale + weightDecay * param; buf = momentum * buf + g;
+/// param -= lr * buf. `momentumBuffer` is null when momentum == 0 (then
+/// param -= lr * g).
+void sgdUpdate(float *param, const float *grad, float *momentumBuffer,
+               int64_t n, float lr, float gradScale, float momentum,
+               float weightDecay);
+
+/// Σ x[i]², accumulated in double (one term of a global gradient norm).
+double sumOfSquares(const float *x, int64_t n);
+
+enum class LrScheduleKind { Constant, Cosine };
+
+struct LrSchedule {
+  LrScheduleKind kind = LrScheduleKind::Constant;
+  double baseLr = 1e-3;
+  int64_t warmupSteps = 0, totalSteps = 0;
+  double minLr = 0;
+};
+
+/// The learning rate of 1-based `step`: a linear warmup base * step / warmup
+/// over the first warmupSteps steps, then constant base, or cosine decay from
+/// base to minLr over the steps up to totalSteps (minLr after it).
+double learningRate(const LrSchedule &schedule, int64_t step);
 
 } // namespace strata::cpu
 

@@ -116,6 +116,11 @@ int64_t gatherBackward(const float *dout, const int32_t *indices, int64_t n,
 /// lower column index. values and indices are [rows, k].
 void topkForward(const float *x, int64_t rows, int64_t cols, int64_t k,
                  float *values, int32_t *indices);
+/// dx [rows, cols] = 0 except dx[r, indices[r, j]] += dvalues[r, j] (values
+/// and indices are [rows, k]). An index out of [0, cols) is skipped. Returns
+/// the first bad position or -1.
+int64_t topkBackward(const float *dvalues, const int32_t *indices, int64_t rows,
+                     int64_t cols, int64_t k, float *dx);
 
 //===----------------------------------------------------------------------===//
 // Mixture of experts (graph.moe_dispatch / graph.moe_combine).

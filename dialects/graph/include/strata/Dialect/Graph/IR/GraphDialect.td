@@ -25,6 +25,10 @@ def Graph_Dialect : Dialect {
     /// attributes"). Every other `graph.*` attribute is rejected.
     static constexpr ::llvm::StringLiteral kModelAttrName = "graph.model";
     static constexpr ::llvm::StringLiteral kNameAttrName = "graph.name";
+    /// Set by strata-autodiff: `graph.step` ("grad" or "apply") on the step
+    /// functions, `graph.training` (the optimizer options) on the module.
+    static constexpr ::llvm::StringLiteral kStepAttrName = "graph.step";
+    static constexpr ::llvm::StringLiteral kTrainingAttrName = "graph.training";
     static constexpr ::llvm::StringLiteral kSparsityAttrName = "graph.sparsity";
     static constexpr ::llvm::StringLiteral kPrecisionAttrName =
         "graph.precision";

@@ -4,6 +4,7 @@
 #define STRATA_DIALECT_GRAPH_IR_GRAPHOPS_H
 
 #include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/OpDefinition.h"
@@ -32,6 +33,8 @@ inferSameFloatType(llvm::StringRef opName,
                    llvm::SmallVectorImpl<mlir::Type> &inferredReturnTypes);
 
 } // namespace strata::graph::detail
+
+#include "strata/Dialect/Graph/IR/GraphInterfaces.h.inc"
 
 #define GET_OP_CLASSES
 #include "strata/Dialect/Graph/IR/GraphOps.h.inc"

@@ -11,6 +11,7 @@
 #define STRATA_DIALECT_GRAPH_IR_GRAPHOPS_TD
 
 include "strata/Dialect/Graph/IR/GraphDialect.td"
+include "strata/Dialect/Graph/IR/GraphInterfaces.td"
 include "mlir/IR/BuiltinAttributeInterfaces.td"
 include "mlir/IR/SymbolInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
@@ -56,7 +57,8 @@ class Graph_InferOp<string mnemonic, list<Trait> traits = []>
 /// Elementwise binary op with NumPy broadcasting.
 class Graph_BinaryOp<string mnemonic, string summaryText,
                      list<Trait> traits = []>
-    : Graph_InferOp<mnemonic, traits> {
+    : Graph_InferOp<mnemonic, !listconcat(traits, [
+          DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>])> {
   let summary = summaryText;
   let arguments = (ins Graph_Tensor:$lhs, Graph_Tensor:$rhs);
   let results = (outs Graph_Tensor:$result);
@@ -76,7 +78,8 @@ class Graph_BinaryOp<string mnemonic, string summaryText,
 
 /// Elementwise unary op on a float tensor.
 class Graph_UnaryFloatOp<string mnemonic, string summaryText>
-    : Graph_InferOp<mnemonic> {
+    : Graph_InferOp<mnemonic, [
+          DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = summaryText;
   let arguments = (ins Graph_FloatTensor:$input);
   let results = (outs Graph_FloatTensor:$result);
@@ -121,7 +124,8 @@ def Graph_ParamOp : Graph_Op<"param", [Symbol, HasParent<"::mlir::ModuleOp">]> {
 }
 
 def Graph_ParamRefOp : Graph_Op<"param_ref", [
-    Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+    Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>,
+    DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = "reads a graph.param";
   let description = [{
     ```mlir
@@ -133,7 +137,8 @@ def Graph_ParamRefOp : Graph_Op<"param_ref", [
   let assemblyFormat = "$name attr-dict `:` type($result)";
 }
 
-def Graph_ConstantOp : Graph_InferOp<"constant", [ConstantLike]> {
+def Graph_ConstantOp : Graph_InferOp<"constant", [
+    ConstantLike, DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = "a tensor constant";
   let description = [{
     ```mlir
@@ -181,7 +186,8 @@ def Graph_ReluOp : Graph_UnaryFloatOp<"relu", "elementwise max(x, 0)">;
 def Graph_SiluOp : Graph_UnaryFloatOp<"silu", "elementwise x * sigmoid(x)">;
 def Graph_AbsOp : Graph_UnaryFloatOp<"abs", "elementwise absolute value">;
 
-def Graph_GeluOp : Graph_InferOp<"gelu"> {
+def Graph_GeluOp : Graph_InferOp<"gelu", [
+    DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = "elementwise GELU, exact (erf) or with the tanh approximation";
   let description = [{
     ```mlir
@@ -199,7 +205,8 @@ def Graph_GeluOp : Graph_InferOp<"gelu"> {
   }];
 }
 
-def Graph_CastOp : Graph_Op<"cast", [Pure]> {
+def Graph_CastOp : Graph_Op<"cast", [
+    Pure, DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = "converts each element to another element type";
   let description = [{
     ```mlir
@@ -217,7 +224,8 @@ def Graph_CastOp : Graph_Op<"cast", [Pure]> {
 // Contractions, reductions and normalizations
 //===----------------------------------------------------------------------===//
 
-def Graph_MatmulOp : Graph_InferOp<"matmul"> {
+def Graph_MatmulOp : Graph_InferOp<"matmul", [
+    DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = "batched matrix product with broadcast batch dimensions";
   let description = [{
     `lhs` is `[..., M, K]` (`[..., K, M]` with `transpose_a`), `rhs` is
@@ -238,7 +246,8 @@ def Graph_MatmulOp : Graph_InferOp<"matmul"> {
   }];
 }
 
-def Graph_ReduceOp : Graph_InferOp<"reduce"> {
+def Graph_ReduceOp : Graph_InferOp<"reduce", [
+    DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = "sum, mean, max or min over some axes";
   let description = [{
     `axes` are sorted, unique and in `[0, rank)`. With `keepdim` the reduced
@@ -257,7 +266,8 @@ def Graph_ReduceOp : Graph_InferOp<"reduce"> {
   }];
 }
 
-def Graph_SoftmaxOp : Graph_InferOp<"softmax"> {
+def Graph_SoftmaxOp : Graph_InferOp<"softmax", [
+    DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = "softmax along one axis";
   let description = [{
     ```mlir
@@ -269,7 +279,8 @@ def Graph_SoftmaxOp : Graph_InferOp<"softmax"> {
   let assemblyFormat = "$input `axis` `=` $axis attr-dict `:` type($input)";
 }
 
-def Graph_LogSoftmaxOp : Graph_InferOp<"log_softmax"> {
+def Graph_LogSoftmaxOp : Graph_InferOp<"log_softmax", [
+    DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = "log of softmax along one axis";
   let description = [{
     ```mlir
@@ -281,7 +292,8 @@ def Graph_LogSoftmaxOp : Graph_InferOp<"log_softmax"> {
   let assemblyFormat = "$input `axis` `=` $axis attr-dict `:` type($input)";
 }
 
-def Graph_LayerNormOp : Graph_InferOp<"layer_norm"> {
+def Graph_LayerNormOp : Graph_InferOp<"layer_norm", [
+    DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = "layer normalization over the last dimension";
   let description = [{
     ```mlir
@@ -298,7 +310,8 @@ def Graph_LayerNormOp : Graph_InferOp<"layer_norm"> {
   }];
 }
 
-def Graph_RmsNormOp : Graph_InferOp<"rms_norm"> {
+def Graph_RmsNormOp : Graph_InferOp<"rms_norm", [
+    DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = "RMS normalization over the last dimension";
   let description = [{
     ```mlir
@@ -319,7 +332,8 @@ def Graph_RmsNormOp : Graph_InferOp<"rms_norm"> {
 // Shape manipulation
 //===----------------------------------------------------------------------===//
 
-def Graph_ReshapeOp : Graph_Op<"reshape", [Pure]> {
+def Graph_ReshapeOp : Graph_Op<"reshape", [
+    Pure, DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = "the same elements in row-major order, in another shape";
   let description = [{
     ```mlir
@@ -333,7 +347,8 @@ def Graph_ReshapeOp : Graph_Op<"reshape", [Pure]> {
   let hasFolder = 1;
 }
 
-def Graph_TransposeOp : Graph_InferOp<"transpose"> {
+def Graph_TransposeOp : Graph_InferOp<"transpose", [
+    DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = "permutes the dimensions: result dim i is input dim permutation[i]";
   let description = [{
     ```mlir
@@ -349,7 +364,8 @@ def Graph_TransposeOp : Graph_InferOp<"transpose"> {
   let hasFolder = 1;
 }
 
-def Graph_SliceOp : Graph_InferOp<"slice"> {
+def Graph_SliceOp : Graph_InferOp<"slice", [
+    DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = "the elements with start <= i < end along one axis";
   let description = [{
     ```mlir
@@ -366,7 +382,8 @@ def Graph_SliceOp : Graph_InferOp<"slice"> {
   let hasFolder = 1;
 }
 
-def Graph_ConcatOp : Graph_InferOp<"concat"> {
+def Graph_ConcatOp : Graph_InferOp<"concat", [
+    DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = "joins tensors along one axis";
   let description = [{
     ```mlir
@@ -382,7 +399,8 @@ def Graph_ConcatOp : Graph_InferOp<"concat"> {
   let hasFolder = 1;
 }
 
-def Graph_GatherOp : Graph_InferOp<"gather"> {
+def Graph_GatherOp : Graph_InferOp<"gather", [
+    DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = "rows of a table (embedding lookup)";
   let description = [{
     ```mlir
@@ -397,7 +415,8 @@ def Graph_GatherOp : Graph_InferOp<"gather"> {
   }];
 }
 
-def Graph_IotaOp : Graph_Op<"iota", [Pure]> {
+def Graph_IotaOp : Graph_Op<"iota", [
+    Pure, DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = "0, 1, ..., n-1 as a static 1-D integer tensor";
   let description = [{
     ```mlir
@@ -409,7 +428,8 @@ def Graph_IotaOp : Graph_Op<"iota", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Graph_OneHotOp : Graph_InferOp<"one_hot"> {
+def Graph_OneHotOp : Graph_InferOp<"one_hot", [
+    DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = "f32 one-hot encoding of integer indices";
   let description = [{
     ```mlir
@@ -428,7 +448,8 @@ def Graph_OneHotOp : Graph_InferOp<"one_hot"> {
 // Transformer and mixture-of-experts ops
 //===----------------------------------------------------------------------===//
 
-def Graph_RopeOp : Graph_InferOp<"rope"> {
+def Graph_RopeOp : Graph_InferOp<"rope", [
+    DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = "rotary position embedding (rotate-half convention)";
   let description = [{
     ```mlir
@@ -440,7 +461,8 @@ def Graph_RopeOp : Graph_InferOp<"rope"> {
   let assemblyFormat = "$input `theta` `=` $theta attr-dict `:` type($input)";
 }
 
-def Graph_AttentionOp : Graph_InferOp<"attention"> {
+def Graph_AttentionOp : Graph_InferOp<"attention", [
+    DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = "scaled dot-product attention, optionally causal and grouped-query";
   let description = [{
     ```mlir
@@ -459,7 +481,8 @@ def Graph_AttentionOp : Graph_InferOp<"attention"> {
   }];
 }
 
-def Graph_TopKOp : Graph_InferOp<"topk"> {
+def Graph_TopKOp : Graph_InferOp<"topk", [
+    DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = "the k largest values along the last axis and their indices";
   let description = [{
     ```mlir
@@ -474,7 +497,8 @@ def Graph_TopKOp : Graph_InferOp<"topk"> {
   }];
 }
 
-def Graph_MoeDispatchOp : Graph_InferOp<"moe_dispatch"> {
+def Graph_MoeDispatchOp : Graph_InferOp<"moe_dispatch", [
+    DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = "routes tokens to per-expert slots (capacity-limited)";
   let description = [{
     ```mlir
@@ -491,7 +515,8 @@ def Graph_MoeDispatchOp : Graph_InferOp<"moe_dispatch"> {
   }];
 }
 
-def Graph_MoeCombineOp : Graph_InferOp<"moe_combine"> {
+def Graph_MoeCombineOp : Graph_InferOp<"moe_combine", [
+    DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = "weighted sum of each token's expert outputs";
   let description = [{
     ```mlir
@@ -508,7 +533,8 @@ def Graph_MoeCombineOp : Graph_InferOp<"moe_combine"> {
   }];
 }
 
-def Graph_CrossEntropyOp : Graph_InferOp<"cross_entropy"> {
+def Graph_CrossEntropyOp : Graph_InferOp<"cross_entropy", [
+    DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = "mean softmax cross-entropy of logits against integer targets";
   let description = [{
     ```mlir

@@ -1,0 +1,221 @@
+//===- MemoryPlan.cpp - Place exec.alloc buffers in one arena -------------===//
+//
+// Translates each function's temporaries into a compiler/memplan problem
+// (lifetimes in kernel steps, in-place hints), plans it, has the independent
+// checker prove the plan, and writes the offsets back into the IR.
+//
+//===----------------------------------------------------------------------===//
+
+#include "strata/Lowering/Passes.h"
+
+#include "strata/Dialect/Exec/IR/ExecOps.h"
+#include "strata/MemPlan/MemoryPlanner.h"
+#include "strata/MemPlan/PlanChecker.h"
+
+#include "mlir/IR/Builders.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/MathExtras.h"
+
+namespace strata::lowering {
+#define GEN_PASS_DEF_MEMORYPLANPASS
+#include "strata/Lowering/Passes.h.inc"
+} // namespace strata::lowering
+
+using namespace mlir;
+using namespace strata;
+
+namespace {
+
+/// Kernels that compute output element i from input element i alone (after
+/// broadcasting), so the output may be written over an input of the same
+/// shape. The runtime's kernels for these read element i of every input
+/// before writing element i of the output (docs/exec-dialect.md, "In-place
+/// kernels").
+bool isElementwiseKernel(StringRef kernel) {
+  return llvm::is_contained(
+      {"add",  "sub",  "mul", "div",  "maximum",    "minimum",  "pow",
+       "neg",  "exp",  "log", "sqrt", "rsqrt",      "tanh",     "sigmoid",
+       "relu", "silu", "abs", "gelu", "unary_grad", "gelu_grad"},
+      kernel);
+}
+
+/// Bytes of one function's memory plan, for the summary.
+struct FunctionSummary {
+  std::string name;
+  size_t numBuffers = 0;
+  memplan::MemoryPlan plan;
+};
+
+struct MemoryPlanPass
+    : strata::lowering::impl::MemoryPlanPassBase<MemoryPlanPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (alignment == 0 || !llvm::isPowerOf2_64(alignment)) {
+      module.emitError("strata-memory-plan: alignment must be a power of "
+                       "two, got ")
+          << alignment;
+      return signalPassFailure();
+    }
+    SmallVector<FunctionSummary> summaries;
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isExternal())
+        continue;
+      FailureOr<FunctionSummary> summary = planFunction(func);
+      if (failed(summary))
+        return signalPassFailure();
+      summaries.push_back(std::move(*summary));
+    }
+    if (printSummary)
+      printTable(summaries);
+  }
+
+  FailureOr<FunctionSummary> planFunction(func::FuncOp func) {
+    if (!func.getBody().hasOneBlock())
+      return func.emitOpError("strata-memory-plan expects a function body of "
+                              "one block"),
+             failure();
+    Block &body = func.getBody().front();
+
+    // Steps are kernel positions; a returned buffer lives one step past the
+    // last kernel.
+    SmallVector<exec::AllocOp> allocs;
+    DenseMap<Value, size_t> indexOf;
+    memplan::PlanProblem problem;
+    SmallVector<bool> written;
+    int64_t step = 0;
+    for (Operation &op : body) {
+      if (auto alloc = dyn_cast<exec::AllocOp>(op)) {
+        indexOf[alloc.getResult()] = allocs.size();
+        allocs.push_back(alloc);
+        memplan::Buffer buffer;
+        buffer.size = exec::getBufferBytes(alloc.getMemRefType());
+        buffer.alignment = alignment;
+        buffer.firstUse = buffer.lastUse = step;
+        problem.buffers.push_back(buffer);
+        written.push_back(false);
+        continue;
+      }
+      auto kernel = dyn_cast<exec::KernelOp>(op);
+      if (!kernel)
+        continue;
+      for (auto [i, output] : llvm::enumerate(kernel.getOutputs())) {
+        size_t index = indexOf.lookup(output);
+        memplan::Buffer &buffer = problem.buffers[index];
+        if (!written[index]) {
+          buffer.firstUse = step;
+          buffer.name =
+              (kernel.getKernel() + "@" + Twine(step) + "#" + Twine(i)).str();
+          written[index] = true;
+        }
+        buffer.lastUse = std::max(buffer.lastUse, step);
+      }
+      for (Value input : kernel.getInputs()) {
+        auto it = indexOf.find(input);
+        if (it == indexOf.end())
+          continue;
+        if (!written[it->second])
+          return kernel.emitOpError("reads a temporary that no earlier kernel "
+                                    "writes"),
+                 failure();
+        problem.buffers[it->second].lastUse =
+            std::max(problem.buffers[it->second].lastUse, step);
+      }
+      ++step;
+    }
+    int64_t numSteps = step;
+
+    for (auto [index, alloc] : llvm::enumerate(allocs)) {
+      for (OpOperand &use : alloc->getUses()) {
+        Operation *user = use.getOwner();
+        if (isa<func::ReturnOp>(user)) {
+          problem.buffers[index].lastUse = numSteps;
+          continue;
+        }
+        if (!isa<exec::KernelOp>(user))
+          return user->emitOpError("uses a temporary; strata-memory-plan only "
+                                   "knows exec.kernel and func.return"),
+                 failure();
+      }
+      if (problem.buffers[index].name.empty())
+        problem.buffers[index].name = "unused alloc #" + std::to_string(index);
+    }
+
+    addInPlaceHints(body, indexOf, problem);
+
+    memplan::PlanResult result = memplan::planMemory(problem);
+    if (!result.ok())
+      return func.emitOpError("strata-memory-plan: ") << result.error,
+             failure();
+    memplan::CheckResult check = memplan::checkPlan(problem, result.plan);
+    if (!check.ok()) {
+      InFlightDiagnostic diag =
+          func.emitOpError("strata-memory-plan produced an unsafe plan: ");
+      diag << check.message;
+      if (check.first != memplan::CheckResult::kNoBuffer)
+        diag.attachNote(allocs[check.first].getLoc()) << "first buffer";
+      if (check.second != memplan::CheckResult::kNoBuffer)
+        diag.attachNote(allocs[check.second].getLoc()) << "second buffer";
+      return failure();
+    }
+
+    Builder builder(func.getContext());
+    for (auto [alloc, offset] : llvm::zip_equal(allocs, result.plan.offsets))
+      alloc.setOffsetAttr(builder.getI64IntegerAttr(offset));
+    func->setAttr(exec::ExecDialect::kArenaBytesAttrName,
+                  builder.getI64IntegerAttr(result.plan.arenaSize));
+    func->setAttr(exec::ExecDialect::kLowerBoundBytesAttrName,
+                  builder.getI64IntegerAttr(result.plan.lowerBound));
+    func->setAttr(exec::ExecDialect::kNaiveBytesAttrName,
+                  builder.getI64IntegerAttr(result.plan.naiveSize));
+    return FunctionSummary{func.getName().str(), allocs.size(),
+                           std::move(result.plan)};
+  }
+
+  /// An elementwise kernel may write its output over an input temporary of
+  /// the same type that dies at it.
+  static void addInPlaceHints(Block &body,
+                              const DenseMap<Value, size_t> &indexOf,
+                              memplan::PlanProblem &problem) {
+    int64_t step = 0;
+    for (auto kernel : body.getOps<exec::KernelOp>()) {
+      int64_t current = step++;
+      if (!isElementwiseKernel(kernel.getKernel()) ||
+          kernel.getOutputs().size() != 1)
+        continue;
+      Value output = kernel.getOutputs()[0];
+      size_t user = indexOf.lookup(output);
+      llvm::SmallDenseSet<size_t> donors;
+      for (Value input : kernel.getInputs()) {
+        auto it = indexOf.find(input);
+        if (it == indexOf.end() || it->second == user ||
+            input.getType() != output.getType() ||
+            problem.buffers[it->second].lastUse != current ||
+            !donors.insert(it->second).second)
+          continue;
+        problem.inPlaceHints.push_back({it->second, user});
+      }
+    }
+  }
+
+  static void printTable(ArrayRef<FunctionSummary> summaries) {
+    llvm::raw_ostream &os = llvm::errs();
+    os << llvm::format("%-24s %8s %14s %14s %14s %14s\n", "function", "buffers",
+                       "planned", "lower bound", "naive", "planned/bound");
+    for (const FunctionSummary &summary : summaries) {
+      const memplan::MemoryPlan &plan = summary.plan;
+      double ratio = plan.lowerBound == 0
+                         ? 1.0
+                         : static_cast<double>(plan.arenaSize) /
+                               static_cast<double>(plan.lowerBound);
+      os << llvm::format(
+          "%-24s %8zu %14llu %14llu %14llu %14.3f\n", summary.name.c_str(),
+          summary.numBuffers, static_cast<unsigned long long>(plan.arenaSize),
+          static_cast<unsigned long long>(plan.lowerBound),
+          static_cast<unsigned long long>(plan.naiveSize), ratio);
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,363 @@
+//===- PlanFileTest.cpp - Plan files: format, corruption, validation ------===//
+
+#include "strata/Runtime/PlanFile.h"
+
+#include "TestPlans.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CRC.h"
+#include "llvm/Support/Endian.h"
+
+#include "gtest/gtest.h"
+
+#include <functional>
+
+using namespace strata;
+using namespace strata::runtime;
+using namespace strata::exec::testing;
+
+namespace {
+
+std::string text(const plan::Plan &plan) { return plan.DebugString(); }
+
+/// The error decodePlan gives for `bytes`, from a file called bad.plan.
+std::string decodeError(const std::string &bytes) {
+  llvm::Expected<plan::Plan> plan =
+      decodePlan(bytes, "plan file 'dir/bad.plan'");
+  if (plan)
+    return "";
+  return llvm::toString(plan.takeError());
+}
+
+/// The error readPlanFile gives for a file holding `bytes`.
+std::string readError(const ScratchDir &dir, const std::string &bytes) {
+  std::string path = dir.file("bad.plan");
+  writeFile(path, bytes);
+  llvm::Expected<plan::Plan> plan = readPlanFile(path);
+  if (plan)
+    return "";
+  return llvm::toString(plan.takeError());
+}
+
+std::string encoded(const plan::Plan &plan) {
+  llvm::Expected<std::string> bytes = encodePlan(plan);
+  EXPECT_TRUE(bool(bytes));
+  return bytes ? *bytes : std::string();
+}
+
+TEST(PlanFile, RoundTrip) {
+  ScratchDir dir;
+  plan::Plan plan = linearModelPlan();
+  std::string path = dir.file("linear.plan");
+  ASSERT_FALSE(errorMessage(writePlanFile(path, plan)).size());
+  llvm::Expected<plan::Plan> back = readPlanFile(path);
+  ASSERT_TRUE(bool(back)) << llvm::toString(back.takeError());
+  EXPECT_EQ(text(*back), text(plan));
+  // The write left no temporary file behind, and a second write replaces
+  // the first.
+  EXPECT_EQ(dir.list(), std::vector<std::string>{"linear.plan"});
+  plan.set_model("renamed");
+  ASSERT_FALSE(errorMessage(writePlanFile(path, plan)).size());
+  back = readPlanFile(path);
+  ASSERT_TRUE(bool(back)) << llvm::toString(back.takeError());
+  EXPECT_EQ(back->model(), "renamed");
+}
+
+TEST(PlanFile, HeaderLayout) {
+  plan::Plan plan = linearModelPlan();
+  std::string bytes = encoded(plan);
+  ASSERT_GT(bytes.size(), kPlanHeaderBytes);
+  EXPECT_EQ(bytes.substr(0, 8), "STRATAPL");
+  EXPECT_EQ(llvm::support::endian::read32le(bytes.data() + 8), 1u);
+  std::string payload = bytes.substr(kPlanHeaderBytes);
+  EXPECT_EQ(llvm::support::endian::read64le(bytes.data() + 12), payload.size());
+  EXPECT_EQ(llvm::support::endian::read32le(bytes.data() + 20),
+            llvm::crc32(llvm::arrayRefFromStringRef(payload)));
+  plan::Plan parsed;
+  ASSERT_TRUE(parsed.ParseFromString(payload));
+  EXPECT_EQ(text(parsed), text(plan));
+}
+
+TEST(PlanFile, MissingFile) {
+  ScratchDir dir;
+  std::string path = dir.file("nowhere.plan");
+  llvm::Expected<plan::Plan> plan = readPlanFile(path);
+  ASSERT_FALSE(bool(plan));
+  expectMessage(llvm::toString(plan.takeError()),
+                {"plan file '", "nowhere.plan", "cannot read"});
+}
+
+TEST(PlanFile, EveryTruncationIsRejected) {
+  ScratchDir dir;
+  std::string bytes = encoded(linearModelPlan());
+  // Through a file at a few lengths, in memory at every length.
+  for (size_t length : {size_t(0), size_t(7), kPlanHeaderBytes - 1,
+                        kPlanHeaderBytes, bytes.size() - 1})
+    expectMessage(
+        readError(dir, bytes.substr(0, length)),
+        {"bad.plan", length < kPlanHeaderBytes ? "too short" : "truncated"});
+  for (size_t length = 0; length < bytes.size(); ++length) {
+    std::string message = decodeError(bytes.substr(0, length));
+    SCOPED_TRACE("length " + std::to_string(length));
+    expectMessage(message, {"bad.plan"});
+    if (length < kPlanHeaderBytes)
+      expectMessage(message, {"too short"});
+    else
+      expectMessage(message, {"truncated"});
+  }
+}
+
+TEST(PlanFile, TrailingBytesAreRejected) {
+  ScratchDir dir;
+  std::string bytes = encoded(linearModelPlan()) + "x";
+  expectMessage(readError(dir, bytes), {"bad.plan", "trailing bytes"});
+}
+
+TEST(PlanFile, BadMagic) {
+  ScratchDir dir;
+  std::string bytes = encoded(linearModelPlan());
+  bytes[0] = 'P';
+  bytes[1] = 'K';
+  expectMessage(readError(dir, bytes),
+                {"bad.plan", "bad magic", "PKRATAPL", "not a plan file"});
+}
+
+TEST(PlanFile, OtherVersion) {
+  ScratchDir dir;
+  std::string bytes = encoded(linearModelPlan());
+  llvm::support::endian::write32le(&bytes[8], 2);
+  expectMessage(readError(dir, bytes),
+                {"bad.plan", "version 2", "only version 1"});
+
+  // A header that agrees with the reader but a payload of another version.
+  plan::Plan plan = linearModelPlan();
+  plan.set_version(3);
+  bytes = encoded(plan);
+  llvm::support::endian::write32le(&bytes[8], 1);
+  expectMessage(readError(dir, bytes),
+                {"bad.plan", "header says version 1", "plan says version 3"});
+}
+
+TEST(PlanFile, EveryFlippedPayloadByteIsRejected) {
+  ScratchDir dir;
+  std::string bytes = encoded(linearModelPlan());
+  for (size_t i = kPlanHeaderBytes; i < bytes.size(); ++i) {
+    std::string corrupted = bytes;
+    corrupted[i] ^= 0x20;
+    SCOPED_TRACE("byte " + std::to_string(i));
+    expectMessage(decodeError(corrupted), {"bad.plan", "CRC-32 mismatch"});
+  }
+  std::string corruptedFile = bytes;
+  corruptedFile[bytes.size() / 2] ^= 0x01;
+  expectMessage(readError(dir, corruptedFile), {"bad.plan", "CRC-32 mismatch"});
+  // A flipped CRC byte is caught the same way.
+  std::string corrupted = bytes;
+  corrupted[21] ^= 1;
+  expectMessage(readError(dir, corrupted), {"CRC-32 mismatch"});
+  // A flipped length byte reads as truncation or trailing bytes.
+  corrupted = bytes;
+  corrupted[12] ^= 1;
+  std::string message = readError(dir, corrupted);
+  EXPECT_TRUE(message.find("truncated") != std::string::npos ||
+              message.find("trailing bytes") != std::string::npos)
+      << message;
+}
+
+TEST(PlanFile, UnparsablePayload) {
+  ScratchDir dir;
+  // Field 1 with wire type 7, which does not exist: a valid header and CRC
+  // around bytes protobuf rejects.
+  std::string payload = "\x0f\x01\x02";
+  std::string bytes(kPlanHeaderBytes, '\0');
+  std::copy(kPlanMagic.begin(), kPlanMagic.end(), bytes.begin());
+  llvm::support::endian::write32le(&bytes[8], 1);
+  llvm::support::endian::write64le(&bytes[12], payload.size());
+  llvm::support::endian::write32le(
+      &bytes[20], llvm::crc32(llvm::arrayRefFromStringRef(payload)));
+  expectMessage(readError(dir, bytes + payload),
+                {"bad.plan", "not a valid Plan message"});
+}
+
+TEST(PlanFile, ReadValidatesThePlan) {
+  ScratchDir dir;
+  plan::Plan plan = linearModelPlan();
+  plan.mutable_buffers(2)->set_id(9);
+  std::string path = dir.file("inconsistent.plan");
+  ASSERT_FALSE(errorMessage(writePlanFile(path, plan)).size());
+  llvm::Expected<plan::Plan> read = readPlanFile(path);
+  ASSERT_FALSE(bool(read));
+  expectMessage(llvm::toString(read.takeError()),
+                {"inconsistent.plan", "buffer 2 'w.grad' has id 9"});
+}
+
+//===----------------------------------------------------------------------===//
+// validatePlan: one corruption at a time, each named in the message
+//===----------------------------------------------------------------------===//
+
+struct Corruption {
+  const char *what;
+  std::function<void(plan::Plan &)> apply;
+  std::vector<llvm::StringRef> message;
+};
+
+int idOf(const plan::Plan &plan, const std::string &name) {
+  for (const plan::Buffer &buffer : plan.buffers())
+    if (buffer.name() == name)
+      return buffer.id();
+  ADD_FAILURE() << "no buffer " << name;
+  return 0;
+}
+
+plan::Buffer &buffer(plan::Plan &plan, const std::string &name) {
+  return *plan.mutable_buffers(idOf(plan, name));
+}
+
+TEST(ValidatePlan, TheTestPlanIsValid) {
+  EXPECT_EQ(errorMessage(validatePlan(linearModelPlan(), "p")), "");
+}
+
+TEST(ValidatePlan, CorruptionsAreNamed) {
+  const Corruption corruptions[] = {
+      {"id",
+       [](plan::Plan &p) { buffer(p, "b").set_id(0); },
+       {"buffer 1 'b' has id 0"}},
+      {"no name",
+       [](plan::Plan &p) { p.mutable_buffers(1)->clear_name(); },
+       {"buffer 1 '' has no name"}},
+      {"role",
+       [](plan::Plan &p) { buffer(p, "b").set_role(plan::ROLE_UNSPECIFIED); },
+       {"buffer 1 'b' has no valid role"}},
+      {"dtype",
+       [](plan::Plan &p) { buffer(p, "b").set_dtype(plan::DType(42)); },
+       {"buffer 1 'b' has no valid dtype (dtype 42)"}},
+      {"size",
+       [](plan::Plan &p) { buffer(p, "w").set_size_bytes(12); },
+       {"buffer 0 'w'", "needs 1024 bytes, but size_bytes is 12"}},
+      {"negative dim",
+       [](plan::Plan &p) { buffer(p, "w").set_shape(0, -16); },
+       {"buffer 0 'w' has a negative dimension in shape [-16, 16]"}},
+      {"huge shape",
+       [](plan::Plan &p) {
+         buffer(p, "w").set_shape(0, int64_t(1) << 40);
+         buffer(p, "w").set_shape(1, int64_t(1) << 40);
+       },
+       {"buffer 0 'w'", "too large"}},
+      {"misaligned",
+       [](plan::Plan &p) { buffer(p, "b").set_offset(1026); },
+       {"buffer 1 'b' has offset 1026, not a multiple of its element size 4"}},
+      {"param outside",
+       [](plan::Plan &p) { p.set_persistent_bytes(1000); },
+       {"param buffer 0 'w'", "outside the persistent region of 1000 bytes"}},
+      {"state outside",
+       [](plan::Plan &p) { p.set_persistent_bytes(p.persistent_bytes() - 64); },
+       {"state buffer 7 'b.v'", "outside the persistent region"}},
+      {"overlap",
+       [](plan::Plan &p) { buffer(p, "w.grad").set_offset(64); },
+       {"param buffer 0 'w' and state buffer 2 'w.grad' overlap in the "
+        "persistent region"}},
+      {"input outside",
+       [](plan::Plan &p) { p.set_input_bytes(100); },
+       {"input buffer 8 'tokens' occupies bytes [0, 128), outside the input "
+        "region of 100 bytes"}},
+      {"temp outside arena",
+       [](plan::Plan &p) { p.mutable_grad()->set_arena_bytes(64); },
+       {"program 'grad', kernel 0 'one_hot' at test.sg:1:3",
+        "outside the program's arena of 64 bytes"}},
+      {"program arena",
+       [](plan::Plan &p) { p.set_arena_bytes(p.arena_bytes() - 64); },
+       {"program 'grad' needs an arena of"}},
+      {"duplicate name",
+       [](plan::Plan &p) { buffer(p, "b").set_name("w"); },
+       {"param buffer 1 'w' has the same name as param buffer 0 'w'"}},
+      {"state of nothing",
+       [](plan::Plan &p) { buffer(p, "w.m").set_state_of("u"); },
+       {"state buffer 3 'w.m' belongs to 'u', which is not a parameter"}},
+      {"init args",
+       [](plan::Plan &p) { buffer(p, "w").clear_init_args(); },
+       {"buffer 0 'w' has 0 initializer arguments, expected 2"}},
+      {"int param",
+       [](plan::Plan &p) { buffer(p, "b").set_dtype(plan::I32); },
+       {"buffer 1 'b' is a parameter of type i32"}},
+      {"kernel input",
+       [](plan::Plan &p) {
+         p.mutable_grad()->mutable_kernels(2)->set_inputs(1, 99);
+       },
+       {"program 'grad', kernel 2 'add' at test.sg:3:3: input 1 is buffer 99, "
+        "which does not exist"}},
+      {"kernel output",
+       [](plan::Plan &p) {
+         p.mutable_grad()->mutable_kernels(1)->set_outputs(0, -1);
+       },
+       {"kernel 1 'matmul'", "output 0 is buffer -1, which does not exist"}},
+      {"write param",
+       [](plan::Plan &p) {
+         p.mutable_grad()->mutable_kernels(1)->set_outputs(0, 0);
+       },
+       {"kernel 1 'matmul'", "writes param buffer 0 'w'"}},
+      {"read before write",
+       [](plan::Plan &p) {
+         p.mutable_grad()->mutable_kernels(1)->set_inputs(0, idOf(p, "logits"));
+       },
+       {"kernel 1 'matmul'", "reads temp buffer",
+        "'logits' before any "
+        "kernel of the program writes it"}},
+      {"no op",
+       [](plan::Plan &p) { p.mutable_apply()->mutable_kernels(0)->clear_op(); },
+       {"program 'apply', kernel 0 ''", "has no op name"}},
+      {"program input",
+       [](plan::Plan &p) { p.mutable_grad()->set_inputs(0, 0); },
+       {"program 'grad' has input param buffer 0 'w', which is not an INPUT "
+        "buffer"}},
+      {"program input id",
+       [](plan::Plan &p) { p.mutable_apply()->set_inputs(0, 1000); },
+       {"program 'apply' has input 1000, which is not a buffer id"}},
+      {"unwritten output",
+       [](plan::Plan &p) { p.mutable_grad()->set_outputs(0, idOf(p, "lr")); },
+       {"program 'grad' returns temp buffer", "'lr', which none of its "
+                                              "kernels writes"}},
+      {"no apply",
+       [](plan::Plan &p) { p.clear_apply(); },
+       {"needs both a 'grad' and an 'apply' program"}},
+      {"no program",
+       [](plan::Plan &p) {
+         p.clear_apply();
+         p.clear_grad();
+       },
+       {"the plan has no program"}},
+      {"accumulate",
+       [](plan::Plan &p) { p.set_accumulate(0); },
+       {"accumulate is 0"}},
+      {"loss shape",
+       [](plan::Plan &p) { p.mutable_grad()->set_outputs(0, idOf(p, "db")); },
+       {"program 'grad' returns temp buffer",
+        "'db' of type f32 and shape "
+        "[16]; the loss must be one f32 value"}},
+      {"two outputs",
+       [](plan::Plan &p) { p.mutable_grad()->add_outputs(idOf(p, "db")); },
+       {"program 'grad' returns 2 buffers"}},
+      {"version", [](plan::Plan &p) { p.set_version(2); }, {"plan version 2"}},
+  };
+  for (const Corruption &corruption : corruptions) {
+    SCOPED_TRACE(corruption.what);
+    plan::Plan plan = linearModelPlan();
+    corruption.apply(plan);
+    std::string message = errorMessage(validatePlan(plan, "plan file 'x'"));
+    expectMessage(message, {"plan file 'x': "});
+    for (llvm::StringRef part : corruption.message)
+      expectMessage(message, {part});
+  }
+}
+
+TEST(ValidatePlan, KernelCheckNamesTheKernel) {
+  plan::Plan plan = linearModelPlan();
+  auto check = [](const plan::Kernel &kernel) -> llvm::Error {
+    if (kernel.op() == "reduce")
+      return llvm::createStringError("unknown kernel 'reduce'");
+    return llvm::Error::success();
+  };
+  expectMessage(errorMessage(validatePlan(plan, "p", check)),
+                {"p: program 'grad', kernel 9 'reduce' at test.sg:10:3: "
+                 "unknown kernel 'reduce'"});
+}
+
+} // namespace
