@@ -304,13 +304,16 @@ private:
     return errorAt(op->getLoc(), op->getName().getStringRef() + ": " + message);
   }
 
-  /// The MoE kernels return the flat position of the first expert id outside
-  /// [0, experts) in `indices`.
-  llvm::Error badExpertId(Operation *op, const Tensor &indices,
-                          int64_t position, int64_t experts) {
-    return fail(op, "expert id " + llvm::Twine(indices.ints()[position]) +
+  /// The gather, topk and MoE kernels return the flat position of the first
+  /// index outside [0, bound) in `indices`; `what` names the index ("expert
+  /// id").
+  llvm::Error outOfRange(Operation *op, llvm::StringRef what,
+                         const Tensor &indices, int64_t position,
+                         int64_t bound) {
+    return fail(op, llvm::Twine(what) + " " +
+                        llvm::Twine(indices.ints()[position]) +
                         " at position " + llvm::Twine(position) +
-                        " is out of range [0, " + llvm::Twine(experts) + ")");
+                        " is out of range [0, " + llvm::Twine(bound) + ")");
   }
 
   const Tensor &get(Value v) { return values.find(v)->second; }
@@ -318,6 +321,10 @@ private:
   /// Checks `t` against `result`'s type, gives float results the declared
   /// format, and binds it.
   llvm::Error bind(Operation *op, Value result, Tensor t);
+  /// bind() for an op of one result.
+  llvm::Error bindResult(Operation *op, Expected<Tensor> t);
+  /// bind() of each of `op`'s results, in order.
+  llvm::Error bindResults(Operation *op, llvm::MutableArrayRef<Tensor> results);
 
   llvm::Error evalOp(Operation *op);
 
@@ -335,9 +342,26 @@ private:
   Expected<Tensor> evalUnary(Operation *op, cpu::UnaryKind kind);
   Expected<Tensor> evalMatmul(graph::MatmulOp op);
   Expected<Tensor> evalSoftmax(Operation *op, int64_t axis, bool logSoftmax);
+  /// rope and rope_grad: rotates operand 0 (`what`, "an input", [B, H, T,
+  /// Dh]) by `theta`, backwards for the gradient.
+  Expected<Tensor> evalRope(Operation *op, llvm::StringRef what, double theta,
+                            bool backward);
+  /// softmax_grad and log_softmax_grad, operands (output, grad).
+  Expected<Tensor> evalSoftmaxGrad(Operation *op, int64_t axis,
+                                   bool logSoftmax);
   Expected<Tensor> evalCast(graph::CastOp op);
   Expected<Tensor> evalReshape(graph::ReshapeOp op);
   Expected<Tensor> evalConstant(graph::ConstantOp op);
+
+  /// The class index of each row of `logits` [..., V] for cross entropy and
+  /// its gradient: `targets` holds one per row, each in [0, V).
+  Expected<llvm::SmallVector<int32_t>>
+  crossEntropyTargets(Operation *op, const Tensor &logits,
+                      const Tensor &targets);
+  /// The kernel shape of attention (or its gradient) over `q`, `k`, `v`.
+  Expected<cpu::AttentionShape> attentionShape(Operation *op, const Tensor &q,
+                                               const Tensor &k, const Tensor &v,
+                                               bool causal, double scale);
 
   /// Runs `rowKernel(in, out, rows, cols)` on row-major [rows, cols] views of
   /// `inputs` (all of one shape) with `axis` moved last, and moves the result
@@ -382,6 +406,20 @@ llvm::Error Evaluator::bind(Operation *op, Value result, Tensor t) {
   else if (*dtype != t.dtype())
     t = Tensor::fromInts(t.shape(), t.ints(), *dtype);
   values[result] = std::move(t);
+  return llvm::Error::success();
+}
+
+llvm::Error Evaluator::bindResult(Operation *op, Expected<Tensor> t) {
+  if (!t)
+    return t.takeError();
+  return bind(op, op->getResult(0), std::move(*t));
+}
+
+llvm::Error Evaluator::bindResults(Operation *op,
+                                   llvm::MutableArrayRef<Tensor> results) {
+  for (auto [result, t] : llvm::zip_equal(op->getResults(), results))
+    if (llvm::Error err = bind(op, result, std::move(t)))
+      return err;
   return llvm::Error::success();
 }
 
@@ -585,6 +623,79 @@ Expected<Tensor> Evaluator::evalSoftmax(Operation *op, int64_t axis,
                    });
 }
 
+Expected<Tensor> Evaluator::evalRope(Operation *op, llvm::StringRef what,
+                                     double theta, bool backward) {
+  const Tensor &x = get(op->getOperand(0));
+  if (x.rank() != 4 || x.shape()[3] % 2 != 0)
+    return fail(op, "needs " + what + " [B, H, T, Dh] with Dh even");
+  llvm::ArrayRef<int64_t> s = x.shape();
+  Tensor out(DType::F32, s);
+  if (backward)
+    cpu::ropeBackward(out.floats().data(), x.floats().data(), s[0], s[1], s[2],
+                      s[3], theta);
+  else
+    cpu::ropeForward(out.floats().data(), x.floats().data(), s[0], s[1], s[2],
+                     s[3], theta);
+  return out;
+}
+
+Expected<Tensor> Evaluator::evalSoftmaxGrad(Operation *op, int64_t axis,
+                                            bool logSoftmax) {
+  const Tensor &y = get(op->getOperand(0)), &dy = get(op->getOperand(1));
+  if (dy.shape() != y.shape() || y.rank() == 0)
+    return fail(op, "output and grad must have one shape of rank >= 1");
+  return alongAxis({&y, &dy}, axis,
+                   [&](llvm::ArrayRef<const float *> in, float *dx,
+                       int64_t rows, int64_t cols) {
+                     if (logSoftmax)
+                       cpu::logSoftmaxBackward(in[0], in[1], dx, rows, cols);
+                     else
+                       cpu::softmaxBackward(dx, in[1], in[0], rows, cols);
+                   });
+}
+
+Expected<llvm::SmallVector<int32_t>>
+Evaluator::crossEntropyTargets(Operation *op, const Tensor &logits,
+                               const Tensor &targets) {
+  if (!logits.isFloat() || logits.rank() == 0)
+    return fail(op, "logits must be a float tensor of rank >= 1");
+  int64_t vocab = logits.shape().back();
+  int64_t rows = vocab ? logits.numElements() / vocab : 0;
+  if (targets.numElements() != rows)
+    return fail(op, "targets " + shapeString(targets.shape()) +
+                        " do not match logits " + shapeString(logits.shape()));
+  auto indices = indicesOf(op, targets);
+  if (!indices)
+    return indices.takeError();
+  for (auto [n, v] : llvm::enumerate(targets.ints()))
+    if (v < 0 || v >= vocab)
+      return outOfRange(op, "target", targets, n, vocab);
+  return indices;
+}
+
+Expected<cpu::AttentionShape>
+Evaluator::attentionShape(Operation *op, const Tensor &q, const Tensor &k,
+                          const Tensor &v, bool causal, double scale) {
+  if (q.rank() != 4 || k.rank() != 4 || v.rank() != 4)
+    return fail(op, "query, key and value must have rank 4");
+  llvm::ArrayRef<int64_t> qs = q.shape(), ks = k.shape(), vs = v.shape();
+  if (qs[0] != ks[0] || qs[0] != vs[0] || ks[1] != vs[1] || ks[2] != vs[2] ||
+      qs[3] != ks[3] || ks[1] == 0 || qs[1] % ks[1] != 0)
+    return fail(op, "incompatible shapes " + shapeString(qs) + ", " +
+                        shapeString(ks) + ", " + shapeString(vs));
+  cpu::AttentionShape shape;
+  shape.batch = qs[0];
+  shape.qHeads = qs[1];
+  shape.kvHeads = ks[1];
+  shape.qLen = qs[2];
+  shape.kvLen = ks[2];
+  shape.headDim = qs[3];
+  shape.valueDim = vs[3];
+  shape.causal = causal;
+  shape.scale = scale;
+  return shape;
+}
+
 Expected<Tensor> Evaluator::evalCast(graph::CastOp op) {
   const Tensor &x = get(op.getInput());
   Type elementType =
@@ -676,393 +787,6 @@ Expected<Tensor> Evaluator::evalConstant(graph::ConstantOp op) {
   return Tensor::fromInts(type.getShape(), values, *dtype);
 }
 
-llvm::Error Evaluator::evalOp(Operation *op) {
-  using cpu::BinaryKind;
-  using cpu::UnaryKind;
-  // Float-only ops: say so instead of reading empty storage.
-  if (isa_and_nonnull<graph::GraphDialect>(op->getDialect()) &&
-      !isa<graph::CastOp, graph::ReshapeOp, graph::TransposeOp, graph::SliceOp,
-           graph::ConcatOp, graph::GatherOp, graph::OneHotOp,
-           graph::CrossEntropyOp, graph::MoeDispatchOp, graph::MoeCombineOp,
-           func::ReturnOp, graph::AddOp, graph::SubOp, graph::MulOp,
-           graph::DivOp, graph::MaximumOp, graph::MinimumOp, graph::PowOp,
-           graph::ReduceOp, graph::GatherGradOp, graph::CrossEntropyGradOp,
-           graph::MoeDispatchGradOp, graph::MoeCombineGradOp, graph::TopKGradOp,
-           graph::LrScheduleOp, graph::AdamWUpdateOp>(op))
-    for (Value operand : op->getOperands())
-      if (!get(operand).isFloat())
-        return fail(op, "integer operands are not supported by the "
-                        "interpreter");
-
-  auto single = [&](Expected<Tensor> t) -> llvm::Error {
-    if (!t)
-      return t.takeError();
-    return bind(op, op->getResult(0), std::move(*t));
-  };
-
-  return llvm::TypeSwitch<Operation *, llvm::Error>(op)
-      .Case([&](graph::ParamRefOp ref) -> llvm::Error {
-        auto it = params.find(ref.getName());
-        if (it == params.end())
-          return fail(op, "no value for parameter '" + ref.getName() + "'");
-        return bind(op, ref.getResult(), it->second);
-      })
-      .Case([&](graph::ConstantOp c) { return single(evalConstant(c)); })
-      .Case(
-          [&](graph::AddOp) { return single(evalBinary(op, BinaryKind::Add)); })
-      .Case(
-          [&](graph::SubOp) { return single(evalBinary(op, BinaryKind::Sub)); })
-      .Case(
-          [&](graph::MulOp) { return single(evalBinary(op, BinaryKind::Mul)); })
-      .Case(
-          [&](graph::DivOp) { return single(evalBinary(op, BinaryKind::Div)); })
-      .Case([&](graph::MaximumOp) {
-        return single(evalBinary(op, BinaryKind::Maximum));
-      })
-      .Case([&](graph::MinimumOp) {
-        return single(evalBinary(op, BinaryKind::Minimum));
-      })
-      .Case(
-          [&](graph::PowOp) { return single(evalBinary(op, BinaryKind::Pow)); })
-      .Case([&](graph::NegOp) { return single(evalUnary(op, UnaryKind::Neg)); })
-      .Case([&](graph::ExpOp) { return single(evalUnary(op, UnaryKind::Exp)); })
-      .Case([&](graph::LogOp) { return single(evalUnary(op, UnaryKind::Log)); })
-      .Case(
-          [&](graph::SqrtOp) { return single(evalUnary(op, UnaryKind::Sqrt)); })
-      .Case([&](graph::RsqrtOp) {
-        return single(evalUnary(op, UnaryKind::Rsqrt));
-      })
-      .Case(
-          [&](graph::TanhOp) { return single(evalUnary(op, UnaryKind::Tanh)); })
-      .Case([&](graph::SigmoidOp) {
-        return single(evalUnary(op, UnaryKind::Sigmoid));
-      })
-      .Case(
-          [&](graph::ReluOp) { return single(evalUnary(op, UnaryKind::Relu)); })
-      .Case([&](graph::AbsOp) { return single(evalUnary(op, UnaryKind::Abs)); })
-      .Case([&](graph::SiluOp s) {
-        const Tensor &x = get(s.getInput());
-        Tensor out(DType::F32, x.shape());
-        cpu::siluForward(out.floats().data(), x.floats().data(),
-                         x.numElements());
-        return single(std::move(out));
-      })
-      .Case([&](graph::GeluOp g) {
-        const Tensor &x = get(g.getInput());
-        Tensor out(DType::F32, x.shape());
-        cpu::geluForward(out.floats().data(), x.floats().data(),
-                         x.numElements(),
-                         g.getApproximate() == graph::GeluApprox::tanh
-                             ? cpu::GeluApproximation::Tanh
-                             : cpu::GeluApproximation::None);
-        return single(std::move(out));
-      })
-      .Case([&](graph::CastOp c) { return single(evalCast(c)); })
-      .Case([&](graph::MatmulOp m) { return single(evalMatmul(m)); })
-      .Case([&](graph::ReduceOp r) -> llvm::Error {
-        const Tensor &x = get(r.getInput());
-        llvm::ArrayRef<int64_t> axes = r.getAxes();
-        llvm::SmallVector<int64_t> shape;
-        for (auto [d, size] : llvm::enumerate(x.shape())) {
-          if (!llvm::is_contained(axes, static_cast<int64_t>(d)))
-            shape.push_back(size);
-          else if (r.getKeepdim())
-            shape.push_back(1);
-        }
-        cpu::ReduceKind kind;
-        switch (r.getKind()) {
-        case graph::ReduceKind::sum:
-          kind = cpu::ReduceKind::Sum;
-          break;
-        case graph::ReduceKind::mean:
-          kind = cpu::ReduceKind::Mean;
-          break;
-        case graph::ReduceKind::max:
-          kind = cpu::ReduceKind::Max;
-          break;
-        case graph::ReduceKind::min:
-          kind = cpu::ReduceKind::Min;
-          break;
-        }
-        return single(viaFloats(
-            op, {&x}, shape, [&](llvm::ArrayRef<const float *> in, float *out) {
-              cpu::reduceForward(kind, in[0], viewOf(x.shape()), axes.data(),
-                                 static_cast<int>(axes.size()), out);
-            }));
-      })
-      .Case([&](graph::SoftmaxOp s) {
-        return single(evalSoftmax(op, s.getAxis(), false));
-      })
-      .Case([&](graph::LogSoftmaxOp s) {
-        return single(evalSoftmax(op, s.getAxis(), true));
-      })
-      .Case([&](graph::LayerNormOp ln) -> llvm::Error {
-        const Tensor &x = get(ln.getInput()), &w = get(ln.getWeight()),
-                     &b = get(ln.getBias());
-        int64_t dim = x.rank() ? x.shape().back() : 1;
-        if (w.numElements() != dim || b.numElements() != dim)
-          return fail(op, "weight and bias must have " + llvm::Twine(dim) +
-                              " elements");
-        int64_t rows = dim ? x.numElements() / dim : 0;
-        Tensor out(DType::F32, x.shape());
-        std::vector<float> mean(rows), rstd(rows);
-        cpu::layerNormForward(out.floats().data(), mean.data(), rstd.data(),
-                              x.floats().data(), w.floats().data(),
-                              b.floats().data(), rows, dim,
-                              ln.getEpsilon().convertToDouble());
-        return single(std::move(out));
-      })
-      .Case([&](graph::RmsNormOp rn) -> llvm::Error {
-        const Tensor &x = get(rn.getInput()), &w = get(rn.getWeight());
-        int64_t dim = x.rank() ? x.shape().back() : 1;
-        if (w.numElements() != dim)
-          return fail(op, "weight must have " + llvm::Twine(dim) + " elements");
-        int64_t rows = dim ? x.numElements() / dim : 0;
-        Tensor out(DType::F32, x.shape());
-        std::vector<float> rstd(rows);
-        cpu::rmsNormForward(out.floats().data(), rstd.data(), x.floats().data(),
-                            w.floats().data(), rows, dim,
-                            rn.getEpsilon().convertToDouble());
-        return single(std::move(out));
-      })
-      .Case([&](graph::ReshapeOp r) { return single(evalReshape(r)); })
-      .Case([&](graph::TransposeOp t) {
-        const Tensor &x = get(t.getInput());
-        llvm::ArrayRef<int64_t> perm = t.getPermutation();
-        llvm::SmallVector<int64_t> shape;
-        for (int64_t p : perm)
-          shape.push_back(x.shape()[p]);
-        return single(viaFloats(
-            op, {&x}, shape, [&](llvm::ArrayRef<const float *> in, float *out) {
-              cpu::transposeForward(in[0], viewOf(x.shape()), perm.data(), out);
-            }));
-      })
-      .Case([&](graph::SliceOp s) -> llvm::Error {
-        const Tensor &x = get(s.getInput());
-        int64_t axis = s.getAxis(), start = s.getStart(), end = s.getEnd();
-        if (end > x.shape()[axis])
-          return fail(op, "slice end " + llvm::Twine(end) +
-                              " is past the dimension's size " +
-                              llvm::Twine(x.shape()[axis]));
-        llvm::SmallVector<int64_t> shape(x.shape());
-        shape[axis] = end - start;
-        return single(viaFloats(
-            op, {&x}, shape, [&](llvm::ArrayRef<const float *> in, float *out) {
-              cpu::sliceForward(in[0], viewOf(x.shape()),
-                                static_cast<int>(axis), start, end, out);
-            }));
-      })
-      .Case([&](graph::ConcatOp c) -> llvm::Error {
-        int64_t axis = c.getAxis();
-        llvm::SmallVector<const Tensor *> inputs;
-        llvm::SmallVector<cpu::Shape> shapes;
-        llvm::SmallVector<int64_t> shape(get(c.getInputs().front()).shape());
-        shape[axis] = 0;
-        for (Value v : c.getInputs()) {
-          const Tensor &t = get(v);
-          for (int64_t d = 0; d < t.rank(); ++d)
-            if (d != axis && t.shape()[d] != shape[d])
-              return fail(op, "inputs disagree on dimension " + llvm::Twine(d));
-          shape[axis] += t.shape()[axis];
-          inputs.push_back(&t);
-          shapes.push_back(viewOf(t.shape()));
-        }
-        return single(
-            viaFloats(op, inputs, shape,
-                      [&](llvm::ArrayRef<const float *> in, float *out) {
-                        cpu::concatForward(in.data(), shapes.data(),
-                                           static_cast<int>(in.size()),
-                                           static_cast<int>(axis), out);
-                      }));
-      })
-      .Case([&](graph::GatherOp g) -> llvm::Error {
-        const Tensor &table = get(g.getTable()), &idx = get(g.getIndices());
-        if (table.rank() == 0)
-          return fail(op, "the table must have rank >= 1");
-        auto indices = indicesOf(op, idx);
-        if (!indices)
-          return indices.takeError();
-        llvm::SmallVector<int64_t> shape(idx.shape());
-        shape.append(table.shape().begin() + 1, table.shape().end());
-        int64_t numRows = table.shape().front();
-        int64_t rowSize = product(table.shape().drop_front());
-        int64_t bad = -1;
-        auto out = viaFloats(op, {&table}, shape,
-                             [&](llvm::ArrayRef<const float *> in, float *out) {
-                               bad = cpu::gatherForward(in[0], numRows, rowSize,
-                                                        indices->data(),
-                                                        idx.numElements(), out);
-                             });
-        if (out && bad >= 0)
-          return fail(op, "index " + llvm::Twine(idx.ints()[bad]) +
-                              " at position " + llvm::Twine(bad) +
-                              " is out of range [0, " + llvm::Twine(numRows) +
-                              ")");
-        return single(std::move(out));
-      })
-      .Case([&](graph::IotaOp i) -> llvm::Error {
-        auto type = cast<RankedTensorType>(i.getResult().getType());
-        if (!type.hasStaticShape() || type.getRank() != 1)
-          return fail(op, "needs a static 1-D result");
-        Tensor out(DType::I64, type.getShape());
-        for (auto [n, v] : llvm::enumerate(out.ints()))
-          v = static_cast<int64_t>(n);
-        return single(std::move(out));
-      })
-      .Case([&](graph::OneHotOp o) -> llvm::Error {
-        const Tensor &idx = get(o.getIndices());
-        int64_t classes = o.getNumClasses();
-        llvm::SmallVector<int64_t> shape(idx.shape());
-        shape.push_back(classes);
-        Tensor out(DType::F32, shape);
-        for (auto [n, v] : llvm::enumerate(idx.ints())) {
-          if (v < 0 || v >= classes)
-            return fail(op, "index " + llvm::Twine(v) + " at position " +
-                                llvm::Twine(n) + " is out of range [0, " +
-                                llvm::Twine(classes) + ")");
-          out.floats()[n * classes + v] = 1.0f;
-        }
-        return single(std::move(out));
-      })
-      .Case([&](graph::RopeOp r) -> llvm::Error {
-        const Tensor &x = get(r.getInput());
-        if (x.rank() != 4 || x.shape()[3] % 2 != 0)
-          return fail(op, "needs an input [B, H, T, Dh] with Dh even");
-        llvm::ArrayRef<int64_t> s = x.shape();
-        Tensor out(DType::F32, s);
-        cpu::ropeForward(out.floats().data(), x.floats().data(), s[0], s[1],
-                         s[2], s[3], r.getTheta().convertToDouble());
-        return single(std::move(out));
-      })
-      .Case([&](graph::AttentionOp a) -> llvm::Error {
-        const Tensor &q = get(a.getQuery()), &k = get(a.getKey()),
-                     &v = get(a.getValue());
-        if (q.rank() != 4 || k.rank() != 4 || v.rank() != 4)
-          return fail(op, "query, key and value must have rank 4");
-        llvm::ArrayRef<int64_t> qs = q.shape(), ks = k.shape(), vs = v.shape();
-        if (qs[0] != ks[0] || qs[0] != vs[0] || ks[1] != vs[1] ||
-            ks[2] != vs[2] || qs[3] != ks[3] || ks[1] == 0 ||
-            qs[1] % ks[1] != 0)
-          return fail(op, "incompatible shapes " + shapeString(qs) + ", " +
-                              shapeString(ks) + ", " + shapeString(vs));
-        cpu::AttentionShape shape;
-        shape.batch = qs[0];
-        shape.qHeads = qs[1];
-        shape.kvHeads = ks[1];
-        shape.qLen = qs[2];
-        shape.kvLen = ks[2];
-        shape.headDim = qs[3];
-        shape.valueDim = vs[3];
-        shape.causal = a.getCausal();
-        shape.scale = a.getScale().convertToDouble();
-        Tensor out(DType::F32, {qs[0], qs[1], qs[2], vs[3]});
-        cpu::attentionForward(out.floats().data(), q.floats().data(),
-                              k.floats().data(), v.floats().data(), shape);
-        return single(std::move(out));
-      })
-      .Case([&](graph::TopKOp t) -> llvm::Error {
-        const Tensor &x = get(t.getInput());
-        int64_t k = t.getK();
-        if (x.rank() == 0 || k > x.shape().back())
-          return fail(op, "k = " + llvm::Twine(k) +
-                              " exceeds the last dimension of " +
-                              shapeString(x.shape()));
-        int64_t cols = x.shape().back();
-        int64_t rows = cols ? x.numElements() / cols : 0;
-        llvm::SmallVector<int64_t> shape(x.shape());
-        shape.back() = k;
-        Tensor values(DType::F32, shape);
-        std::vector<int32_t> indices(product(shape));
-        cpu::topkForward(x.floats().data(), rows, cols, k,
-                         values.floats().data(), indices.data());
-        Tensor idx(DType::I32, shape);
-        llvm::copy(indices, idx.ints().begin());
-        if (llvm::Error err = bind(op, t.getValues(), std::move(values)))
-          return err;
-        return bind(op, t.getIndices(), std::move(idx));
-      })
-      .Case([&](graph::MoeDispatchOp d) -> llvm::Error {
-        const Tensor &x = get(d.getInput()), &idx = get(d.getIndices());
-        if (x.rank() != 2 || idx.rank() != 2 || x.shape()[0] != idx.shape()[0])
-          return fail(op, "needs input [N, D] and indices [N, k]");
-        if (!x.isFloat())
-          return fail(op, "input must be floats");
-        auto indices = indicesOf(op, idx);
-        if (!indices)
-          return indices.takeError();
-        int64_t experts = d.getNumExperts(), capacity = d.getCapacity();
-        int64_t tokens = x.shape()[0], dim = x.shape()[1], k = idx.shape()[1];
-        Tensor out(DType::F32, {experts, capacity, dim});
-        int64_t bad = cpu::moeDispatchForward(
-            x.floats().data(), indices->data(), tokens, dim, k, experts,
-            capacity, out.floats().data());
-        if (bad >= 0)
-          return badExpertId(op, idx, bad, experts);
-        return single(std::move(out));
-      })
-      .Case([&](graph::MoeCombineOp c) -> llvm::Error {
-        const Tensor &y = get(c.getExpertOutputs()), &idx = get(c.getIndices()),
-                     &w = get(c.getWeights());
-        if (!y.isFloat())
-          return fail(op, "expert outputs must be floats");
-        if (y.rank() != 3 || idx.rank() != 2 || w.shape() != idx.shape())
-          return fail(op, "needs expert_outputs [E, C, D] and indices, "
-                          "weights [N, k]");
-        if (!w.isFloat())
-          return fail(op, "weights must be floats");
-        auto indices = indicesOf(op, idx);
-        if (!indices)
-          return indices.takeError();
-        int64_t experts = y.shape()[0], capacity = y.shape()[1],
-                dim = y.shape()[2], tokens = idx.shape()[0], k = idx.shape()[1];
-        Tensor out(DType::F32, {tokens, dim});
-        int64_t bad = cpu::moeCombineForward(
-            y.floats().data(), indices->data(), w.floats().data(), tokens, dim,
-            k, experts, capacity, out.floats().data());
-        if (bad >= 0)
-          return badExpertId(op, idx, bad, experts);
-        return single(std::move(out));
-      })
-      .Case([&](graph::CrossEntropyOp ce) -> llvm::Error {
-        const Tensor &logits = get(ce.getLogits()),
-                     &targets = get(ce.getTargets());
-        if (!logits.isFloat() || logits.rank() == 0)
-          return fail(op, "logits must be a float tensor of rank >= 1");
-        int64_t vocab = logits.shape().back();
-        int64_t rows = vocab ? logits.numElements() / vocab : 0;
-        if (targets.numElements() != rows)
-          return fail(op, "targets " + shapeString(targets.shape()) +
-                              " do not match logits " +
-                              shapeString(logits.shape()));
-        auto indices = indicesOf(op, targets);
-        if (!indices)
-          return indices.takeError();
-        for (auto [n, v] : llvm::enumerate(targets.ints()))
-          if (v < 0 || v >= vocab)
-            return fail(op, "target " + llvm::Twine(v) + " at position " +
-                                llvm::Twine(n) + " is out of range [0, " +
-                                llvm::Twine(vocab) + ")");
-        float loss = cpu::crossEntropyForward(logits.floats().data(),
-                                              indices->data(), rows, vocab);
-        return single(Tensor::scalar(loss));
-      })
-      .Default([&](Operation *) {
-        if (std::optional<llvm::Error> err = evalTrainingOp(op))
-          return std::move(*err);
-        return fail(op, "op is not supported by the interpreter");
-      });
-}
-
-//===----------------------------------------------------------------------===//
-// Training ops: gradients, state and optimizer updates
-//===----------------------------------------------------------------------===//
-
-/// The ops that write a graph.param or graph.state in place.
-static bool isStateWriter(Operation *op) {
-  return isa<graph::AccumulateOp, graph::ZeroOp, graph::AdamWUpdateOp,
-             graph::SgdUpdateOp>(op);
-}
-
 static cpu::BinaryKind toCpuKind(graph::BinaryKind kind) {
   switch (kind) {
   case graph::BinaryKind::add:
@@ -1122,6 +846,360 @@ static cpu::ReduceKind toCpuKind(graph::ReduceKind kind) {
     return cpu::ReduceKind::Min;
   }
   llvm_unreachable("unknown reduce kind");
+}
+
+llvm::Error Evaluator::evalOp(Operation *op) {
+  using cpu::BinaryKind;
+  using cpu::UnaryKind;
+  // Float-only ops: say so instead of reading empty storage.
+  if (isa_and_nonnull<graph::GraphDialect>(op->getDialect()) &&
+      !isa<graph::CastOp, graph::ReshapeOp, graph::TransposeOp, graph::SliceOp,
+           graph::ConcatOp, graph::GatherOp, graph::OneHotOp,
+           graph::CrossEntropyOp, graph::MoeDispatchOp, graph::MoeCombineOp,
+           func::ReturnOp, graph::AddOp, graph::SubOp, graph::MulOp,
+           graph::DivOp, graph::MaximumOp, graph::MinimumOp, graph::PowOp,
+           graph::ReduceOp, graph::GatherGradOp, graph::CrossEntropyGradOp,
+           graph::MoeDispatchGradOp, graph::MoeCombineGradOp, graph::TopKGradOp,
+           graph::LrScheduleOp, graph::AdamWUpdateOp>(op))
+    for (Value operand : op->getOperands())
+      if (!get(operand).isFloat())
+        return fail(op, "integer operands are not supported by the "
+                        "interpreter");
+
+  return llvm::TypeSwitch<Operation *, llvm::Error>(op)
+      .Case([&](graph::ParamRefOp ref) -> llvm::Error {
+        auto it = params.find(ref.getName());
+        if (it == params.end())
+          return fail(op, "no value for parameter '" + ref.getName() + "'");
+        return bind(op, ref.getResult(), it->second);
+      })
+      .Case(
+          [&](graph::ConstantOp c) { return bindResult(op, evalConstant(c)); })
+      .Case([&](graph::AddOp) {
+        return bindResult(op, evalBinary(op, BinaryKind::Add));
+      })
+      .Case([&](graph::SubOp) {
+        return bindResult(op, evalBinary(op, BinaryKind::Sub));
+      })
+      .Case([&](graph::MulOp) {
+        return bindResult(op, evalBinary(op, BinaryKind::Mul));
+      })
+      .Case([&](graph::DivOp) {
+        return bindResult(op, evalBinary(op, BinaryKind::Div));
+      })
+      .Case([&](graph::MaximumOp) {
+        return bindResult(op, evalBinary(op, BinaryKind::Maximum));
+      })
+      .Case([&](graph::MinimumOp) {
+        return bindResult(op, evalBinary(op, BinaryKind::Minimum));
+      })
+      .Case([&](graph::PowOp) {
+        return bindResult(op, evalBinary(op, BinaryKind::Pow));
+      })
+      .Case([&](graph::NegOp) {
+        return bindResult(op, evalUnary(op, UnaryKind::Neg));
+      })
+      .Case([&](graph::ExpOp) {
+        return bindResult(op, evalUnary(op, UnaryKind::Exp));
+      })
+      .Case([&](graph::LogOp) {
+        return bindResult(op, evalUnary(op, UnaryKind::Log));
+      })
+      .Case([&](graph::SqrtOp) {
+        return bindResult(op, evalUnary(op, UnaryKind::Sqrt));
+      })
+      .Case([&](graph::RsqrtOp) {
+        return bindResult(op, evalUnary(op, UnaryKind::Rsqrt));
+      })
+      .Case([&](graph::TanhOp) {
+        return bindResult(op, evalUnary(op, UnaryKind::Tanh));
+      })
+      .Case([&](graph::SigmoidOp) {
+        return bindResult(op, evalUnary(op, UnaryKind::Sigmoid));
+      })
+      .Case([&](graph::ReluOp) {
+        return bindResult(op, evalUnary(op, UnaryKind::Relu));
+      })
+      .Case([&](graph::AbsOp) {
+        return bindResult(op, evalUnary(op, UnaryKind::Abs));
+      })
+      .Case([&](graph::SiluOp s) {
+        const Tensor &x = get(s.getInput());
+        Tensor out(DType::F32, x.shape());
+        cpu::siluForward(out.floats().data(), x.floats().data(),
+                         x.numElements());
+        return bindResult(op, std::move(out));
+      })
+      .Case([&](graph::GeluOp g) {
+        const Tensor &x = get(g.getInput());
+        Tensor out(DType::F32, x.shape());
+        cpu::geluForward(out.floats().data(), x.floats().data(),
+                         x.numElements(),
+                         g.getApproximate() == graph::GeluApprox::tanh
+                             ? cpu::GeluApproximation::Tanh
+                             : cpu::GeluApproximation::None);
+        return bindResult(op, std::move(out));
+      })
+      .Case([&](graph::CastOp c) { return bindResult(op, evalCast(c)); })
+      .Case([&](graph::MatmulOp m) { return bindResult(op, evalMatmul(m)); })
+      .Case([&](graph::ReduceOp r) -> llvm::Error {
+        const Tensor &x = get(r.getInput());
+        llvm::ArrayRef<int64_t> axes = r.getAxes();
+        llvm::SmallVector<int64_t> shape;
+        for (auto [d, size] : llvm::enumerate(x.shape())) {
+          if (!llvm::is_contained(axes, static_cast<int64_t>(d)))
+            shape.push_back(size);
+          else if (r.getKeepdim())
+            shape.push_back(1);
+        }
+        cpu::ReduceKind kind = toCpuKind(r.getKind());
+        return bindResult(
+            op, viaFloats(op, {&x}, shape,
+                          [&](llvm::ArrayRef<const float *> in, float *out) {
+                            cpu::reduceForward(
+                                kind, in[0], viewOf(x.shape()), axes.data(),
+                                static_cast<int>(axes.size()), out);
+                          }));
+      })
+      .Case([&](graph::SoftmaxOp s) {
+        return bindResult(op, evalSoftmax(op, s.getAxis(), false));
+      })
+      .Case([&](graph::LogSoftmaxOp s) {
+        return bindResult(op, evalSoftmax(op, s.getAxis(), true));
+      })
+      .Case([&](graph::LayerNormOp ln) -> llvm::Error {
+        const Tensor &x = get(ln.getInput()), &w = get(ln.getWeight()),
+                     &b = get(ln.getBias());
+        int64_t dim = x.rank() ? x.shape().back() : 1;
+        if (w.numElements() != dim || b.numElements() != dim)
+          return fail(op, "weight and bias must have " + llvm::Twine(dim) +
+                              " elements");
+        int64_t rows = dim ? x.numElements() / dim : 0;
+        Tensor out(DType::F32, x.shape());
+        std::vector<float> mean(rows), rstd(rows);
+        cpu::layerNormForward(out.floats().data(), mean.data(), rstd.data(),
+                              x.floats().data(), w.floats().data(),
+                              b.floats().data(), rows, dim,
+                              ln.getEpsilon().convertToDouble());
+        return bindResult(op, std::move(out));
+      })
+      .Case([&](graph::RmsNormOp rn) -> llvm::Error {
+        const Tensor &x = get(rn.getInput()), &w = get(rn.getWeight());
+        int64_t dim = x.rank() ? x.shape().back() : 1;
+        if (w.numElements() != dim)
+          return fail(op, "weight must have " + llvm::Twine(dim) + " elements");
+        int64_t rows = dim ? x.numElements() / dim : 0;
+        Tensor out(DType::F32, x.shape());
+        std::vector<float> rstd(rows);
+        cpu::rmsNormForward(out.floats().data(), rstd.data(), x.floats().data(),
+                            w.floats().data(), rows, dim,
+                            rn.getEpsilon().convertToDouble());
+        return bindResult(op, std::move(out));
+      })
+      .Case([&](graph::ReshapeOp r) { return bindResult(op, evalReshape(r)); })
+      .Case([&](graph::TransposeOp t) {
+        const Tensor &x = get(t.getInput());
+        llvm::ArrayRef<int64_t> perm = t.getPermutation();
+        llvm::SmallVector<int64_t> shape;
+        for (int64_t p : perm)
+          shape.push_back(x.shape()[p]);
+        return bindResult(
+            op, viaFloats(op, {&x}, shape,
+                          [&](llvm::ArrayRef<const float *> in, float *out) {
+                            cpu::transposeForward(in[0], viewOf(x.shape()),
+                                                  perm.data(), out);
+                          }));
+      })
+      .Case([&](graph::SliceOp s) -> llvm::Error {
+        const Tensor &x = get(s.getInput());
+        int64_t axis = s.getAxis(), start = s.getStart(), end = s.getEnd();
+        if (end > x.shape()[axis])
+          return fail(op, "slice end " + llvm::Twine(end) +
+                              " is past the dimension's size " +
+                              llvm::Twine(x.shape()[axis]));
+        llvm::SmallVector<int64_t> shape(x.shape());
+        shape[axis] = end - start;
+        return bindResult(
+            op, viaFloats(op, {&x}, shape,
+                          [&](llvm::ArrayRef<const float *> in, float *out) {
+                            cpu::sliceForward(in[0], viewOf(x.shape()),
+                                              static_cast<int>(axis), start,
+                                              end, out);
+                          }));
+      })
+      .Case([&](graph::ConcatOp c) -> llvm::Error {
+        int64_t axis = c.getAxis();
+        llvm::SmallVector<const Tensor *> inputs;
+        llvm::SmallVector<cpu::Shape> shapes;
+        llvm::SmallVector<int64_t> shape(get(c.getInputs().front()).shape());
+        shape[axis] = 0;
+        for (Value v : c.getInputs()) {
+          const Tensor &t = get(v);
+          for (int64_t d = 0; d < t.rank(); ++d)
+            if (d != axis && t.shape()[d] != shape[d])
+              return fail(op, "inputs disagree on dimension " + llvm::Twine(d));
+          shape[axis] += t.shape()[axis];
+          inputs.push_back(&t);
+          shapes.push_back(viewOf(t.shape()));
+        }
+        return bindResult(
+            op, viaFloats(op, inputs, shape,
+                          [&](llvm::ArrayRef<const float *> in, float *out) {
+                            cpu::concatForward(in.data(), shapes.data(),
+                                               static_cast<int>(in.size()),
+                                               static_cast<int>(axis), out);
+                          }));
+      })
+      .Case([&](graph::GatherOp g) -> llvm::Error {
+        const Tensor &table = get(g.getTable()), &idx = get(g.getIndices());
+        if (table.rank() == 0)
+          return fail(op, "the table must have rank >= 1");
+        auto indices = indicesOf(op, idx);
+        if (!indices)
+          return indices.takeError();
+        llvm::SmallVector<int64_t> shape(idx.shape());
+        shape.append(table.shape().begin() + 1, table.shape().end());
+        int64_t numRows = table.shape().front();
+        int64_t rowSize = product(table.shape().drop_front());
+        int64_t bad = -1;
+        auto out = viaFloats(op, {&table}, shape,
+                             [&](llvm::ArrayRef<const float *> in, float *out) {
+                               bad = cpu::gatherForward(in[0], numRows, rowSize,
+                                                        indices->data(),
+                                                        idx.numElements(), out);
+                             });
+        if (out && bad >= 0)
+          return outOfRange(op, "index", idx, bad, numRows);
+        return bindResult(op, std::move(out));
+      })
+      .Case([&](graph::IotaOp i) -> llvm::Error {
+        auto type = cast<RankedTensorType>(i.getResult().getType());
+        if (!type.hasStaticShape() || type.getRank() != 1)
+          return fail(op, "needs a static 1-D result");
+        Tensor out(DType::I64, type.getShape());
+        for (auto [n, v] : llvm::enumerate(out.ints()))
+          v = static_cast<int64_t>(n);
+        return bindResult(op, std::move(out));
+      })
+      .Case([&](graph::OneHotOp o) -> llvm::Error {
+        const Tensor &idx = get(o.getIndices());
+        int64_t classes = o.getNumClasses();
+        llvm::SmallVector<int64_t> shape(idx.shape());
+        shape.push_back(classes);
+        Tensor out(DType::F32, shape);
+        for (auto [n, v] : llvm::enumerate(idx.ints())) {
+          if (v < 0 || v >= classes)
+            return outOfRange(op, "index", idx, n, classes);
+          out.floats()[n * classes + v] = 1.0f;
+        }
+        return bindResult(op, std::move(out));
+      })
+      .Case([&](graph::RopeOp r) {
+        return bindResult(op, evalRope(op, "an input",
+                                       r.getTheta().convertToDouble(), false));
+      })
+      .Case([&](graph::AttentionOp a) -> llvm::Error {
+        const Tensor &q = get(a.getQuery()), &k = get(a.getKey()),
+                     &v = get(a.getValue());
+        auto shape = attentionShape(op, q, k, v, a.getCausal(),
+                                    a.getScale().convertToDouble());
+        if (!shape)
+          return shape.takeError();
+        Tensor out(DType::F32,
+                   {shape->batch, shape->qHeads, shape->qLen, shape->valueDim});
+        cpu::attentionForward(out.floats().data(), q.floats().data(),
+                              k.floats().data(), v.floats().data(), *shape);
+        return bindResult(op, std::move(out));
+      })
+      .Case([&](graph::TopKOp t) -> llvm::Error {
+        const Tensor &x = get(t.getInput());
+        int64_t k = t.getK();
+        if (x.rank() == 0 || k > x.shape().back())
+          return fail(op, "k = " + llvm::Twine(k) +
+                              " exceeds the last dimension of " +
+                              shapeString(x.shape()));
+        int64_t cols = x.shape().back();
+        int64_t rows = cols ? x.numElements() / cols : 0;
+        llvm::SmallVector<int64_t> shape(x.shape());
+        shape.back() = k;
+        Tensor values(DType::F32, shape);
+        std::vector<int32_t> indices(product(shape));
+        cpu::topkForward(x.floats().data(), rows, cols, k,
+                         values.floats().data(), indices.data());
+        Tensor idx(DType::I32, shape);
+        llvm::copy(indices, idx.ints().begin());
+        if (llvm::Error err = bind(op, t.getValues(), std::move(values)))
+          return err;
+        return bind(op, t.getIndices(), std::move(idx));
+      })
+      .Case([&](graph::MoeDispatchOp d) -> llvm::Error {
+        const Tensor &x = get(d.getInput()), &idx = get(d.getIndices());
+        if (x.rank() != 2 || idx.rank() != 2 || x.shape()[0] != idx.shape()[0])
+          return fail(op, "needs input [N, D] and indices [N, k]");
+        if (!x.isFloat())
+          return fail(op, "input must be floats");
+        auto indices = indicesOf(op, idx);
+        if (!indices)
+          return indices.takeError();
+        int64_t experts = d.getNumExperts(), capacity = d.getCapacity();
+        int64_t tokens = x.shape()[0], dim = x.shape()[1], k = idx.shape()[1];
+        Tensor out(DType::F32, {experts, capacity, dim});
+        int64_t bad = cpu::moeDispatchForward(
+            x.floats().data(), indices->data(), tokens, dim, k, experts,
+            capacity, out.floats().data());
+        if (bad >= 0)
+          return outOfRange(op, "expert id", idx, bad, experts);
+        return bindResult(op, std::move(out));
+      })
+      .Case([&](graph::MoeCombineOp c) -> llvm::Error {
+        const Tensor &y = get(c.getExpertOutputs()), &idx = get(c.getIndices()),
+                     &w = get(c.getWeights());
+        if (!y.isFloat())
+          return fail(op, "expert outputs must be floats");
+        if (y.rank() != 3 || idx.rank() != 2 || w.shape() != idx.shape())
+          return fail(op, "needs expert_outputs [E, C, D] and indices, "
+                          "weights [N, k]");
+        if (!w.isFloat())
+          return fail(op, "weights must be floats");
+        auto indices = indicesOf(op, idx);
+        if (!indices)
+          return indices.takeError();
+        int64_t experts = y.shape()[0], capacity = y.shape()[1],
+                dim = y.shape()[2], tokens = idx.shape()[0], k = idx.shape()[1];
+        Tensor out(DType::F32, {tokens, dim});
+        int64_t bad = cpu::moeCombineForward(
+            y.floats().data(), indices->data(), w.floats().data(), tokens, dim,
+            k, experts, capacity, out.floats().data());
+        if (bad >= 0)
+          return outOfRange(op, "expert id", idx, bad, experts);
+        return bindResult(op, std::move(out));
+      })
+      .Case([&](graph::CrossEntropyOp ce) -> llvm::Error {
+        const Tensor &logits = get(ce.getLogits()),
+                     &targets = get(ce.getTargets());
+        auto indices = crossEntropyTargets(op, logits, targets);
+        if (!indices)
+          return indices.takeError();
+        int64_t vocab = logits.shape().back(), rows = targets.numElements();
+        float loss = cpu::crossEntropyForward(logits.floats().data(),
+                                              indices->data(), rows, vocab);
+        return bindResult(op, Tensor::scalar(loss));
+      })
+      .Default([&](Operation *) {
+        if (std::optional<llvm::Error> err = evalTrainingOp(op))
+          return std::move(*err);
+        return fail(op, "op is not supported by the interpreter");
+      });
+}
+
+//===----------------------------------------------------------------------===//
+// Training ops: gradients, state and optimizer updates
+//===----------------------------------------------------------------------===//
+
+/// The ops that write a graph.param or graph.state in place.
+static bool isStateWriter(Operation *op) {
+  return isa<graph::AccumulateOp, graph::ZeroOp, graph::AdamWUpdateOp,
+             graph::SgdUpdateOp>(op);
 }
 
 /// The static shape of `value`'s type (results whose shape no operand gives).
@@ -1238,18 +1316,6 @@ std::optional<llvm::Error> Evaluator::evalTrainingOp(Operation *op) {
   if (isStateWriter(op))
     return evalStateUpdate(op);
 
-  auto single = [&](Expected<Tensor> t) -> llvm::Error {
-    if (!t)
-      return t.takeError();
-    return bind(op, op->getResult(0), std::move(*t));
-  };
-  /// Binds every result of `op`, in order.
-  auto all = [&](llvm::MutableArrayRef<Tensor> results) -> llvm::Error {
-    for (auto [result, t] : llvm::zip_equal(op->getResults(), results))
-      if (llvm::Error err = bind(op, result, std::move(t)))
-        return err;
-    return llvm::Error::success();
-  };
   auto needStaticResult =
       [&](Value result) -> Expected<llvm::SmallVector<int64_t>> {
     std::optional<llvm::SmallVector<int64_t>> shape = staticShapeOf(result);
@@ -1257,11 +1323,17 @@ std::optional<llvm::Error> Evaluator::evalTrainingOp(Operation *op) {
       return fail(op, "needs a static result type");
     return *shape;
   };
-  auto outOfRange = [&](const Tensor &indices, int64_t position,
-                        int64_t bound) {
-    return fail(op, "index " + llvm::Twine(indices.ints()[position]) +
-                        " at position " + llvm::Twine(position) +
-                        " is out of range [0, " + llvm::Twine(bound) + ")");
+
+  /// The rows and width D of a norm gradient's input [..., D], checking
+  /// weight [D] and a grad of the input's shape.
+  auto normSizes =
+      [&](const Tensor &x, const Tensor &w,
+          const Tensor &dy) -> Expected<std::pair<int64_t, int64_t>> {
+    int64_t dim = x.rank() ? x.shape().back() : 1;
+    if (w.numElements() != dim || dy.shape() != x.shape())
+      return fail(op, "needs weight [" + llvm::Twine(dim) +
+                          "] and grad of the input's shape");
+    return std::make_pair(dim ? x.numElements() / dim : 0, dim);
   };
 
   return llvm::TypeSwitch<Operation *, std::optional<llvm::Error>>(op)
@@ -1282,7 +1354,7 @@ std::optional<llvm::Error> Evaluator::evalTrainingOp(Operation *op) {
                             viewOf(b.shape()), dy.floats().data(),
                             viewOf(dy.shape()), results[0].floats().data(),
                             results[1].floats().data());
-        return all(results);
+        return bindResults(op, results);
       })
       .Case([&](graph::UnaryGradOp g) -> llvm::Error {
         const Tensor &x = get(g.getInput()), &y = get(g.getOutput()),
@@ -1297,7 +1369,7 @@ std::optional<llvm::Error> Evaluator::evalTrainingOp(Operation *op) {
         else
           cpu::siluBackward(dx.floats().data(), dy.floats().data(),
                             x.floats().data(), x.numElements());
-        return single(std::move(dx));
+        return bindResult(op, std::move(dx));
       })
       .Case([&](graph::GeluGradOp g) -> llvm::Error {
         const Tensor &x = get(g.getInput()), &dy = get(g.getGrad());
@@ -1309,7 +1381,7 @@ std::optional<llvm::Error> Evaluator::evalTrainingOp(Operation *op) {
                           g.getApproximate() == graph::GeluApprox::tanh
                               ? cpu::GeluApproximation::Tanh
                               : cpu::GeluApproximation::None);
-        return single(std::move(dx));
+        return bindResult(op, std::move(dx));
       })
       .Case([&](graph::ReduceGradOp g) -> llvm::Error {
         const Tensor &x = get(g.getInput()), &y = get(g.getOutput()),
@@ -1327,38 +1399,21 @@ std::optional<llvm::Error> Evaluator::evalTrainingOp(Operation *op) {
                             viewOf(x.shape()), axes.data(),
                             static_cast<int>(axes.size()), y.floats().data(),
                             dy.floats().data(), dx.floats().data());
-        return single(std::move(dx));
+        return bindResult(op, std::move(dx));
       })
-      .Case([&](graph::SoftmaxGradOp g) -> llvm::Error {
-        const Tensor &y = get(g.getOutput()), &dy = get(g.getGrad());
-        if (dy.shape() != y.shape() || y.rank() == 0)
-          return fail(op, "output and grad must have one shape of rank >= 1");
-        return single(alongAxis({&y, &dy}, g.getAxis(),
-                                [](llvm::ArrayRef<const float *> in, float *dx,
-                                   int64_t rows, int64_t cols) {
-                                  cpu::softmaxBackward(dx, in[1], in[0], rows,
-                                                       cols);
-                                }));
+      .Case([&](graph::SoftmaxGradOp g) {
+        return bindResult(op, evalSoftmaxGrad(op, g.getAxis(), false));
       })
-      .Case([&](graph::LogSoftmaxGradOp g) -> llvm::Error {
-        const Tensor &y = get(g.getOutput()), &dy = get(g.getGrad());
-        if (dy.shape() != y.shape() || y.rank() == 0)
-          return fail(op, "output and grad must have one shape of rank >= 1");
-        return single(alongAxis({&y, &dy}, g.getAxis(),
-                                [](llvm::ArrayRef<const float *> in, float *dx,
-                                   int64_t rows, int64_t cols) {
-                                  cpu::logSoftmaxBackward(in[0], in[1], dx,
-                                                          rows, cols);
-                                }));
+      .Case([&](graph::LogSoftmaxGradOp g) {
+        return bindResult(op, evalSoftmaxGrad(op, g.getAxis(), true));
       })
       .Case([&](graph::LayerNormGradOp g) -> llvm::Error {
         const Tensor &x = get(g.getInput()), &w = get(g.getWeight()),
                      &dy = get(g.getGrad());
-        int64_t dim = x.rank() ? x.shape().back() : 1;
-        if (w.numElements() != dim || dy.shape() != x.shape())
-          return fail(op, "needs weight [" + llvm::Twine(dim) +
-                              "] and grad of the input's shape");
-        int64_t rows = dim ? x.numElements() / dim : 0;
+        auto sizes = normSizes(x, w, dy);
+        if (!sizes)
+          return sizes.takeError();
+        auto [rows, dim] = *sizes;
         // The backward kernel reads the forward pass's statistics.
         std::vector<float> out(x.numElements()), zeros(dim), mean(rows),
             rstd(rows);
@@ -1373,16 +1428,15 @@ std::optional<llvm::Error> Evaluator::evalTrainingOp(Operation *op) {
             results[0].floats().data(), results[1].floats().data(),
             results[2].floats().data(), dy.floats().data(), x.floats().data(),
             w.floats().data(), mean.data(), rstd.data(), rows, dim);
-        return all(results);
+        return bindResults(op, results);
       })
       .Case([&](graph::RmsNormGradOp g) -> llvm::Error {
         const Tensor &x = get(g.getInput()), &w = get(g.getWeight()),
                      &dy = get(g.getGrad());
-        int64_t dim = x.rank() ? x.shape().back() : 1;
-        if (w.numElements() != dim || dy.shape() != x.shape())
-          return fail(op, "needs weight [" + llvm::Twine(dim) +
-                              "] and grad of the input's shape");
-        int64_t rows = dim ? x.numElements() / dim : 0;
+        auto sizes = normSizes(x, w, dy);
+        if (!sizes)
+          return sizes.takeError();
+        auto [rows, dim] = *sizes;
         std::vector<float> out(x.numElements()), rstd(rows);
         cpu::rmsNormForward(out.data(), rstd.data(), x.floats().data(),
                             w.floats().data(), rows, dim,
@@ -1393,52 +1447,33 @@ std::optional<llvm::Error> Evaluator::evalTrainingOp(Operation *op) {
                              results[1].floats().data(), dy.floats().data(),
                              x.floats().data(), w.floats().data(), rstd.data(),
                              rows, dim);
-        return all(results);
+        return bindResults(op, results);
       })
       .Case([&](graph::AttentionGradOp g) -> llvm::Error {
         const Tensor &q = get(g.getQuery()), &k = get(g.getKey()),
                      &v = get(g.getValue()), &dy = get(g.getGrad());
-        if (q.rank() != 4 || k.rank() != 4 || v.rank() != 4)
-          return fail(op, "query, key and value must have rank 4");
-        llvm::ArrayRef<int64_t> qs = q.shape(), ks = k.shape(), vs = v.shape();
-        if (qs[0] != ks[0] || qs[0] != vs[0] || ks[1] != vs[1] ||
-            ks[2] != vs[2] || qs[3] != ks[3] || ks[1] == 0 ||
-            qs[1] % ks[1] != 0)
-          return fail(op, "incompatible shapes " + shapeString(qs) + ", " +
-                              shapeString(ks) + ", " + shapeString(vs));
-        llvm::SmallVector<int64_t> outShape = {qs[0], qs[1], qs[2], vs[3]};
+        auto shape = attentionShape(op, q, k, v, g.getCausal(),
+                                    g.getScale().convertToDouble());
+        if (!shape)
+          return shape.takeError();
+        llvm::SmallVector<int64_t> outShape = {shape->batch, shape->qHeads,
+                                               shape->qLen, shape->valueDim};
         if (dy.shape() != llvm::ArrayRef<int64_t>(outShape))
           return fail(op, "grad " + shapeString(dy.shape()) +
                               " is not the output shape " +
                               shapeString(outShape));
-        cpu::AttentionShape shape;
-        shape.batch = qs[0];
-        shape.qHeads = qs[1];
-        shape.kvHeads = ks[1];
-        shape.qLen = qs[2];
-        shape.kvLen = ks[2];
-        shape.headDim = qs[3];
-        shape.valueDim = vs[3];
-        shape.causal = g.getCausal();
-        shape.scale = g.getScale().convertToDouble();
-        llvm::SmallVector<Tensor, 3> results = {Tensor(DType::F32, qs),
-                                                Tensor(DType::F32, ks),
-                                                Tensor(DType::F32, vs)};
+        llvm::SmallVector<Tensor, 3> results = {Tensor(DType::F32, q.shape()),
+                                                Tensor(DType::F32, k.shape()),
+                                                Tensor(DType::F32, v.shape())};
         cpu::attentionBackward(
             results[0].floats().data(), results[1].floats().data(),
             results[2].floats().data(), dy.floats().data(), q.floats().data(),
-            k.floats().data(), v.floats().data(), shape);
-        return all(results);
+            k.floats().data(), v.floats().data(), *shape);
+        return bindResults(op, results);
       })
-      .Case([&](graph::RopeGradOp g) -> llvm::Error {
-        const Tensor &dy = get(g.getGrad());
-        if (dy.rank() != 4 || dy.shape()[3] % 2 != 0)
-          return fail(op, "needs a grad [B, H, T, Dh] with Dh even");
-        llvm::ArrayRef<int64_t> s = dy.shape();
-        Tensor dx(DType::F32, s);
-        cpu::ropeBackward(dx.floats().data(), dy.floats().data(), s[0], s[1],
-                          s[2], s[3], g.getTheta().convertToDouble());
-        return single(std::move(dx));
+      .Case([&](graph::RopeGradOp g) {
+        return bindResult(
+            op, evalRope(op, "a grad", g.getTheta().convertToDouble(), true));
       })
       .Case([&](graph::GatherGradOp g) -> llvm::Error {
         const Tensor &dy = get(g.getGrad()), &idx = get(g.getIndices());
@@ -1458,8 +1493,8 @@ std::optional<llvm::Error> Evaluator::evalTrainingOp(Operation *op) {
                                           idx.numElements(), rowSize,
                                           dtable.floats().data(), numRows);
         if (bad >= 0)
-          return outOfRange(idx, bad, numRows);
-        return single(std::move(dtable));
+          return outOfRange(op, "index", idx, bad, numRows);
+        return bindResult(op, std::move(dtable));
       })
       .Case([&](graph::SliceGradOp g) -> llvm::Error {
         const Tensor &dy = get(g.getGrad());
@@ -1476,32 +1511,20 @@ std::optional<llvm::Error> Evaluator::evalTrainingOp(Operation *op) {
         cpu::sliceBackward(dy.floats().data(), viewOf(*shape),
                            static_cast<int>(axis), start, end,
                            dx.floats().data());
-        return single(std::move(dx));
+        return bindResult(op, std::move(dx));
       })
       .Case([&](graph::CrossEntropyGradOp g) -> llvm::Error {
         const Tensor &logits = get(g.getLogits()),
                      &targets = get(g.getTargets()), &dloss = get(g.getGrad());
-        if (!logits.isFloat() || logits.rank() == 0)
-          return fail(op, "logits must be a float tensor of rank >= 1");
-        int64_t vocab = logits.shape().back();
-        int64_t rows = vocab ? logits.numElements() / vocab : 0;
-        if (targets.numElements() != rows)
-          return fail(op, "targets " + shapeString(targets.shape()) +
-                              " do not match logits " +
-                              shapeString(logits.shape()));
-        auto indices = indicesOf(op, targets);
+        auto indices = crossEntropyTargets(op, logits, targets);
         if (!indices)
           return indices.takeError();
-        for (auto [n, v] : llvm::enumerate(targets.ints()))
-          if (v < 0 || v >= vocab)
-            return fail(op, "target " + llvm::Twine(v) + " at position " +
-                                llvm::Twine(n) + " is out of range [0, " +
-                                llvm::Twine(vocab) + ")");
+        int64_t vocab = logits.shape().back(), rows = targets.numElements();
         Tensor dlogits(DType::F32, logits.shape());
         cpu::crossEntropyBackward(dlogits.floats().data(),
                                   logits.floats().data(), indices->data(), rows,
                                   vocab, dloss.floats().front());
-        return single(std::move(dlogits));
+        return bindResult(op, std::move(dlogits));
       })
       .Case([&](graph::MoeDispatchGradOp g) -> llvm::Error {
         const Tensor &dy = get(g.getGrad()), &idx = get(g.getIndices());
@@ -1518,8 +1541,8 @@ std::optional<llvm::Error> Evaluator::evalTrainingOp(Operation *op) {
             dy.floats().data(), indices->data(), tokens, dim, k, experts,
             capacity, dx.floats().data());
         if (bad >= 0)
-          return badExpertId(op, idx, bad, experts);
-        return single(std::move(dx));
+          return outOfRange(op, "expert id", idx, bad, experts);
+        return bindResult(op, std::move(dx));
       })
       .Case([&](graph::MoeCombineGradOp g) -> llvm::Error {
         const Tensor &y = get(g.getExpertOutputs()), &idx = get(g.getIndices()),
@@ -1543,8 +1566,8 @@ std::optional<llvm::Error> Evaluator::evalTrainingOp(Operation *op) {
             dy.floats().data(), tokens, dim, k, experts, capacity,
             results[0].floats().data(), results[1].floats().data());
         if (bad >= 0)
-          return badExpertId(op, idx, bad, experts);
-        return all(results);
+          return outOfRange(op, "expert id", idx, bad, experts);
+        return bindResults(op, results);
       })
       .Case([&](graph::TopKGradOp g) -> llvm::Error {
         const Tensor &dy = get(g.getGrad()), &idx = get(g.getIndices());
@@ -1565,8 +1588,8 @@ std::optional<llvm::Error> Evaluator::evalTrainingOp(Operation *op) {
         int64_t bad = cpu::topkBackward(dy.floats().data(), indices->data(),
                                         rows, cols, k, dx.floats().data());
         if (bad >= 0)
-          return outOfRange(idx, bad, cols);
-        return single(std::move(dx));
+          return outOfRange(op, "index", idx, bad, cols);
+        return bindResult(op, std::move(dx));
       })
       .Case([&](graph::GlobalNormOp g) -> llvm::Error {
         double sum = 0;
@@ -1574,7 +1597,8 @@ std::optional<llvm::Error> Evaluator::evalTrainingOp(Operation *op) {
           const Tensor &t = get(input);
           sum += cpu::sumOfSquares(t.floats().data(), t.numElements());
         }
-        return single(Tensor::scalar(static_cast<float>(std::sqrt(sum))));
+        return bindResult(op,
+                          Tensor::scalar(static_cast<float>(std::sqrt(sum))));
       })
       .Case([&](graph::LrScheduleOp s) -> llvm::Error {
         const Tensor &step = get(s.getStep());
@@ -1589,7 +1613,7 @@ std::optional<llvm::Error> Evaluator::evalTrainingOp(Operation *op) {
         schedule.totalSteps = s.getTotalSteps();
         schedule.minLr = s.getMinLr().convertToDouble();
         double lr = cpu::learningRate(schedule, step.ints().front());
-        return single(Tensor::scalar(static_cast<float>(lr)));
+        return bindResult(op, Tensor::scalar(static_cast<float>(lr)));
       })
       .Default([](Operation *) { return std::nullopt; });
 }

@@ -8,6 +8,8 @@
 
 #include "CpuKernelsSupport.h"
 
+#include "strata/Runtime/PlanFile.h"
+
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -124,21 +126,6 @@ llvm::Error kernelError(const plan::Kernel &kernel,
       locationOf(kernel) + ": error: " + kernel.op() + ": " + message);
 }
 
-llvm::StringRef dtypeName(plan::DType dtype) {
-  switch (dtype) {
-  case plan::F32:
-    return "f32";
-  case plan::I32:
-    return "i32";
-  case plan::BF16:
-    return "bf16";
-  case plan::F16:
-    return "f16";
-  default:
-    return "an unspecified dtype";
-  }
-}
-
 std::string countString(int min, int max) {
   if (max == kVariadic)
     return "at least " + std::to_string(min);
@@ -191,7 +178,7 @@ llvm::Error strata::exec::runCpuKernel(const plan::Kernel &kernel,
       if (view.dtype != plan::F32 && view.dtype != plan::I32)
         return kernelError(kernel,
                            what + " " + llvm::Twine(i) + " is " +
-                               dtypeName(view.dtype) +
+                               runtime::planDTypeName(view.dtype) +
                                "; the CPU backend supports f32 and i32");
       for (int64_t d : view.shape)
         if (d < 0)
@@ -342,7 +329,8 @@ llvm::Error expectDType(const KernelCall &call, const BufferView &view,
   if (view.dtype == dtype)
     return llvm::Error::success();
   return call.fail(llvm::Twine(what) + " " + llvm::Twine(i) + " must be " +
-                   dtypeName(dtype) + ", got " + dtypeName(view.dtype));
+                   runtime::planDTypeName(dtype) + ", got " +
+                   runtime::planDTypeName(view.dtype));
 }
 } // namespace
 
@@ -366,38 +354,44 @@ llvm::Error KernelCall::i32Out(unsigned i, int32_t *&data) const {
   return expectDType(*this, outputs[i], plan::I32, "output", i);
 }
 
+namespace {
+/// "<what> i has shape <actual>, expected <expected>": the error of the shape
+/// and element count checks.
+llvm::Error shapeMismatch(const KernelCall &call, const char *what, unsigned i,
+                          llvm::ArrayRef<int64_t> actual,
+                          const llvm::Twine &expected) {
+  return call.fail(llvm::Twine(what) + " " + llvm::Twine(i) + " has shape " +
+                   shapeString(actual) + ", expected " + expected);
+}
+} // namespace
+
 llvm::Error KernelCall::expectOutShape(unsigned i,
                                        llvm::ArrayRef<int64_t> shape) const {
   if (outputs[i].shape == shape)
     return llvm::Error::success();
-  return fail("output " + llvm::Twine(i) + " has shape " +
-              shapeString(outputs[i].shape) + ", expected " +
-              shapeString(shape));
+  return shapeMismatch(*this, "output", i, outputs[i].shape,
+                       shapeString(shape));
 }
 
 llvm::Error KernelCall::expectInShape(unsigned i,
                                       llvm::ArrayRef<int64_t> shape) const {
   if (inputs[i].shape == shape)
     return llvm::Error::success();
-  return fail("input " + llvm::Twine(i) + " has shape " +
-              shapeString(inputs[i].shape) + ", expected " +
-              shapeString(shape));
+  return shapeMismatch(*this, "input", i, inputs[i].shape, shapeString(shape));
 }
 
 llvm::Error KernelCall::expectInCount(unsigned i, int64_t count) const {
   if (inCount(i) == count)
     return llvm::Error::success();
-  return fail("input " + llvm::Twine(i) + " has shape " +
-              shapeString(inputs[i].shape) + ", expected " +
-              llvm::Twine(count) + " element(s)");
+  return shapeMismatch(*this, "input", i, inputs[i].shape,
+                       llvm::Twine(count) + " element(s)");
 }
 
 llvm::Error KernelCall::expectOutCount(unsigned i, int64_t count) const {
   if (outCount(i) == count)
     return llvm::Error::success();
-  return fail("output " + llvm::Twine(i) + " has shape " +
-              shapeString(outputs[i].shape) + ", expected " +
-              llvm::Twine(count) + " element(s)");
+  return shapeMismatch(*this, "output", i, outputs[i].shape,
+                       llvm::Twine(count) + " element(s)");
 }
 
 bool detail::parseBinaryKind(llvm::StringRef name, cpu::BinaryKind &kind) {
@@ -490,8 +484,9 @@ llvm::Error detail::expectSameDType(const KernelCall &call,
   for (unsigned i : inputs)
     if (call.inputs[i].dtype != dtype)
       return call.fail("input " + llvm::Twine(i) + " is " +
-                       dtypeName(call.inputs[i].dtype) + " but output " +
-                       llvm::Twine(output) + " is " + dtypeName(dtype));
+                       runtime::planDTypeName(call.inputs[i].dtype) +
+                       " but output " + llvm::Twine(output) + " is " +
+                       runtime::planDTypeName(dtype));
   return llvm::Error::success();
 }
 

@@ -20,6 +20,18 @@ using namespace strata::exec;
 using namespace strata::exec::detail;
 using llvm::Error;
 
+namespace {
+/// Input 0 and output 0 of a kernel that also moves i32 tensors: they share a
+/// dtype, the output has `shape`, and both are seen as f32.
+Error floatInputOutput(const KernelCall &c, llvm::ArrayRef<int64_t> shape,
+                       FloatInput &x, FloatOutput &out) {
+  STRATA_RETURN_IF_ERROR(expectSameDType(c, {0}, 0));
+  STRATA_RETURN_IF_ERROR(c.expectOutShape(0, shape));
+  STRATA_RETURN_IF_ERROR(x.init(c, 0));
+  return out.init(c, 0);
+}
+} // namespace
+
 Error detail::runBinary(const KernelCall &c) {
   cpu::BinaryKind kind;
   if (!parseBinaryKind(c.op(), kind))
@@ -162,12 +174,9 @@ Error detail::runReduce(const KernelCall &c) {
   llvm::SmallVector<int64_t> axes, shape;
   STRATA_RETURN_IF_ERROR(reduceKind(c, kind));
   STRATA_RETURN_IF_ERROR(reduceAxes(c, c.inShape(0), axes, shape));
-  STRATA_RETURN_IF_ERROR(expectSameDType(c, {0}, 0));
-  STRATA_RETURN_IF_ERROR(c.expectOutShape(0, shape));
   FloatInput x;
   FloatOutput out;
-  STRATA_RETURN_IF_ERROR(x.init(c, 0));
-  STRATA_RETURN_IF_ERROR(out.init(c, 0));
+  STRATA_RETURN_IF_ERROR(floatInputOutput(c, shape, x, out));
   cpu::reduceForward(kind, x.data(), viewOf(c.inShape(0)), axes.data(),
                      static_cast<int>(axes.size()), out.data());
   out.finish();
@@ -209,37 +218,44 @@ Error detail::normShape(const KernelCall &c, unsigned numWeights, int64_t &rows,
   return Error::success();
 }
 
-Error detail::runLayerNorm(const KernelCall &c) {
-  const float *x, *w, *b;
+namespace {
+/// The operands of layer_norm (x, weight, bias) and rms_norm (x, weight):
+/// f32 inputs whose weight and bias are [dim] vectors, an f32 output of x's
+/// shape, and epsilon.
+struct NormOperands {
+  const float *x, *w, *b = nullptr;
   float *out;
   double epsilon;
   int64_t rows, dim;
-  STRATA_RETURN_IF_ERROR(c.f32In(0, x));
-  STRATA_RETURN_IF_ERROR(c.f32In(1, w));
-  STRATA_RETURN_IF_ERROR(c.f32In(2, b));
-  STRATA_RETURN_IF_ERROR(c.f32Out(0, out));
-  STRATA_RETURN_IF_ERROR(c.floatAttr("epsilon", epsilon));
-  STRATA_RETURN_IF_ERROR(normShape(c, 2, rows, dim));
-  STRATA_RETURN_IF_ERROR(c.expectOutShape(0, c.inShape(0)));
-  std::vector<float> mean(rows), rstd(rows);
-  cpu::layerNormForward(out, mean.data(), rstd.data(), x, w, b, rows, dim,
-                        float(epsilon));
+};
+
+Error normOperands(const KernelCall &c, bool hasBias, NormOperands &ops) {
+  STRATA_RETURN_IF_ERROR(c.f32In(0, ops.x));
+  STRATA_RETURN_IF_ERROR(c.f32In(1, ops.w));
+  if (hasBias)
+    STRATA_RETURN_IF_ERROR(c.f32In(2, ops.b));
+  STRATA_RETURN_IF_ERROR(c.f32Out(0, ops.out));
+  STRATA_RETURN_IF_ERROR(c.floatAttr("epsilon", ops.epsilon));
+  STRATA_RETURN_IF_ERROR(normShape(c, hasBias ? 2 : 1, ops.rows, ops.dim));
+  return c.expectOutShape(0, c.inShape(0));
+}
+} // namespace
+
+Error detail::runLayerNorm(const KernelCall &c) {
+  NormOperands n;
+  STRATA_RETURN_IF_ERROR(normOperands(c, /*hasBias=*/true, n));
+  std::vector<float> mean(n.rows), rstd(n.rows);
+  cpu::layerNormForward(n.out, mean.data(), rstd.data(), n.x, n.w, n.b, n.rows,
+                        n.dim, float(n.epsilon));
   return Error::success();
 }
 
 Error detail::runRmsNorm(const KernelCall &c) {
-  const float *x, *w;
-  float *out;
-  double epsilon;
-  int64_t rows, dim;
-  STRATA_RETURN_IF_ERROR(c.f32In(0, x));
-  STRATA_RETURN_IF_ERROR(c.f32In(1, w));
-  STRATA_RETURN_IF_ERROR(c.f32Out(0, out));
-  STRATA_RETURN_IF_ERROR(c.floatAttr("epsilon", epsilon));
-  STRATA_RETURN_IF_ERROR(normShape(c, 1, rows, dim));
-  STRATA_RETURN_IF_ERROR(c.expectOutShape(0, c.inShape(0)));
-  std::vector<float> rstd(rows);
-  cpu::rmsNormForward(out, rstd.data(), x, w, rows, dim, float(epsilon));
+  NormOperands n;
+  STRATA_RETURN_IF_ERROR(normOperands(c, /*hasBias=*/false, n));
+  std::vector<float> rstd(n.rows);
+  cpu::rmsNormForward(n.out, rstd.data(), n.x, n.w, n.rows, n.dim,
+                      float(n.epsilon));
   return Error::success();
 }
 
@@ -270,12 +286,9 @@ Error detail::runTranspose(const KernelCall &c) {
     seen[p] = true;
     shape.push_back(in[p]);
   }
-  STRATA_RETURN_IF_ERROR(expectSameDType(c, {0}, 0));
-  STRATA_RETURN_IF_ERROR(c.expectOutShape(0, shape));
   FloatInput x;
   FloatOutput out;
-  STRATA_RETURN_IF_ERROR(x.init(c, 0));
-  STRATA_RETURN_IF_ERROR(out.init(c, 0));
+  STRATA_RETURN_IF_ERROR(floatInputOutput(c, shape, x, out));
   cpu::transposeForward(x.data(), viewOf(in), perm.data(), out.data());
   out.finish();
   return Error::success();
@@ -304,12 +317,9 @@ Error detail::runSlice(const KernelCall &c) {
   int64_t axis, start, end;
   llvm::SmallVector<int64_t> shape;
   STRATA_RETURN_IF_ERROR(sliceBounds(c, c.inShape(0), axis, start, end, shape));
-  STRATA_RETURN_IF_ERROR(expectSameDType(c, {0}, 0));
-  STRATA_RETURN_IF_ERROR(c.expectOutShape(0, shape));
   FloatInput x;
   FloatOutput out;
-  STRATA_RETURN_IF_ERROR(x.init(c, 0));
-  STRATA_RETURN_IF_ERROR(out.init(c, 0));
+  STRATA_RETURN_IF_ERROR(floatInputOutput(c, shape, x, out));
   cpu::sliceForward(x.data(), viewOf(c.inShape(0)), static_cast<int>(axis),
                     start, end, out.data());
   out.finish();
@@ -366,12 +376,9 @@ Error detail::runGather(const KernelCall &c) {
     return c.fail("the table must have rank >= 1");
   llvm::SmallVector<int64_t> shape(c.inShape(1));
   shape.append(table.begin() + 1, table.end());
-  STRATA_RETURN_IF_ERROR(expectSameDType(c, {0}, 0));
-  STRATA_RETURN_IF_ERROR(c.expectOutShape(0, shape));
   FloatInput x;
   FloatOutput out;
-  STRATA_RETURN_IF_ERROR(x.init(c, 0));
-  STRATA_RETURN_IF_ERROR(out.init(c, 0));
+  STRATA_RETURN_IF_ERROR(floatInputOutput(c, shape, x, out));
   int64_t numRows = table.front();
   int64_t bad = cpu::gatherForward(
       x.data(), numRows, numElements(table) / std::max<int64_t>(numRows, 1),
@@ -418,23 +425,23 @@ Error detail::runOneHot(const KernelCall &c) {
   return Error::success();
 }
 
-Error detail::ropeShape(const KernelCall &c, unsigned i) {
-  llvm::ArrayRef<int64_t> s = c.inShape(i);
+Error detail::ropeOperands(const KernelCall &c, const float *&in, float *&out,
+                           double &theta) {
+  STRATA_RETURN_IF_ERROR(c.f32In(0, in));
+  STRATA_RETURN_IF_ERROR(c.f32Out(0, out));
+  STRATA_RETURN_IF_ERROR(c.floatAttr("theta", theta));
+  llvm::ArrayRef<int64_t> s = c.inShape(0);
   if (s.size() != 4 || s[3] % 2 != 0)
     return c.fail("needs an input [B, H, T, Dh] with Dh even, got " +
                   shapeString(s));
-  return Error::success();
+  return c.expectOutShape(0, s);
 }
 
 Error detail::runRope(const KernelCall &c) {
   const float *x;
   float *out;
   double theta;
-  STRATA_RETURN_IF_ERROR(c.f32In(0, x));
-  STRATA_RETURN_IF_ERROR(c.f32Out(0, out));
-  STRATA_RETURN_IF_ERROR(c.floatAttr("theta", theta));
-  STRATA_RETURN_IF_ERROR(ropeShape(c, 0));
-  STRATA_RETURN_IF_ERROR(c.expectOutShape(0, c.inShape(0)));
+  STRATA_RETURN_IF_ERROR(ropeOperands(c, x, out, theta));
   llvm::ArrayRef<int64_t> s = c.inShape(0);
   cpu::ropeForward(out, x, s[0], s[1], s[2], s[3], float(theta));
   return Error::success();
@@ -466,6 +473,21 @@ Error detail::attentionShapeOf(const KernelCall &c,
   return Error::success();
 }
 
+void detail::parallelOverBatches(
+    int numThreads, const cpu::AttentionShape &shape,
+    llvm::function_ref<void(const AttentionBatches &)> body) {
+  int64_t qSize = shape.qHeads * shape.qLen * shape.headDim,
+          kSize = shape.kvHeads * shape.kvLen * shape.headDim,
+          vSize = shape.kvHeads * shape.kvLen * shape.valueDim,
+          oSize = shape.qHeads * shape.qLen * shape.valueDim;
+  parallelFor(numThreads, shape.batch, [&](int64_t begin, int64_t end) {
+    AttentionBatches batches{shape, begin * qSize, begin * kSize, begin * vSize,
+                             begin * oSize};
+    batches.shape.batch = end - begin;
+    body(batches);
+  });
+}
+
 Error detail::runAttention(const KernelCall &c) {
   const float *q, *k, *v;
   float *out;
@@ -477,16 +499,8 @@ Error detail::runAttention(const KernelCall &c) {
   STRATA_RETURN_IF_ERROR(attentionShapeOf(c, s));
   STRATA_RETURN_IF_ERROR(
       c.expectOutShape(0, {s.batch, s.qHeads, s.qLen, s.valueDim}));
-  // Batches are independent: one thread per range of batches.
-  int64_t qSize = s.qHeads * s.qLen * s.headDim,
-          kSize = s.kvHeads * s.kvLen * s.headDim,
-          vSize = s.kvHeads * s.kvLen * s.valueDim,
-          oSize = s.qHeads * s.qLen * s.valueDim;
-  parallelFor(c.numThreads, s.batch, [&](int64_t begin, int64_t end) {
-    cpu::AttentionShape part = s;
-    part.batch = end - begin;
-    cpu::attentionForward(out + begin * oSize, q + begin * qSize,
-                          k + begin * kSize, v + begin * vSize, part);
+  parallelOverBatches(c.numThreads, s, [&](const AttentionBatches &b) {
+    cpu::attentionForward(out + b.o, q + b.q, k + b.k, v + b.v, b.shape);
   });
   return Error::success();
 }

@@ -118,51 +118,58 @@ Error detail::runSoftmaxGrad(const KernelCall &c) {
   return Error::success();
 }
 
-Error detail::runLayerNormGrad(const KernelCall &c) {
+namespace {
+/// The operands of layer_norm_grad and rms_norm_grad: f32 inputs x, w ([dim])
+/// and dy (x's shape); f32 outputs dx (x's shape), dw and, for
+/// layer_norm_grad, db (w's shape); epsilon.
+struct NormGradOperands {
   const float *x, *w, *dy;
-  float *dx, *dw, *db;
+  float *dx, *dw, *db = nullptr;
   double epsilon;
   int64_t rows, dim;
-  STRATA_RETURN_IF_ERROR(c.f32In(0, x));
-  STRATA_RETURN_IF_ERROR(c.f32In(1, w));
-  STRATA_RETURN_IF_ERROR(c.f32In(2, dy));
-  STRATA_RETURN_IF_ERROR(c.f32Out(0, dx));
-  STRATA_RETURN_IF_ERROR(c.f32Out(1, dw));
-  STRATA_RETURN_IF_ERROR(c.f32Out(2, db));
-  STRATA_RETURN_IF_ERROR(c.floatAttr("epsilon", epsilon));
-  STRATA_RETURN_IF_ERROR(normShape(c, 1, rows, dim));
+};
+
+Error normGradOperands(const KernelCall &c, bool hasBias,
+                       NormGradOperands &ops) {
+  STRATA_RETURN_IF_ERROR(c.f32In(0, ops.x));
+  STRATA_RETURN_IF_ERROR(c.f32In(1, ops.w));
+  STRATA_RETURN_IF_ERROR(c.f32In(2, ops.dy));
+  STRATA_RETURN_IF_ERROR(c.f32Out(0, ops.dx));
+  STRATA_RETURN_IF_ERROR(c.f32Out(1, ops.dw));
+  if (hasBias)
+    STRATA_RETURN_IF_ERROR(c.f32Out(2, ops.db));
+  STRATA_RETURN_IF_ERROR(c.floatAttr("epsilon", ops.epsilon));
+  STRATA_RETURN_IF_ERROR(normShape(c, 1, ops.rows, ops.dim));
   STRATA_RETURN_IF_ERROR(c.expectInShape(2, c.inShape(0)));
   STRATA_RETURN_IF_ERROR(c.expectOutShape(0, c.inShape(0)));
   STRATA_RETURN_IF_ERROR(c.expectOutShape(1, c.inShape(1)));
-  STRATA_RETURN_IF_ERROR(c.expectOutShape(2, c.inShape(1)));
+  if (hasBias)
+    STRATA_RETURN_IF_ERROR(c.expectOutShape(2, c.inShape(1)));
+  return Error::success();
+}
+} // namespace
+
+Error detail::runLayerNormGrad(const KernelCall &c) {
+  NormGradOperands n;
+  STRATA_RETURN_IF_ERROR(normGradOperands(c, /*hasBias=*/true, n));
   // The forward pass is recomputed for its row statistics (the op keeps no
   // saved mean/rstd); the zero bias does not affect them.
-  std::vector<float> out(rows * dim), mean(rows), rstd(rows), bias(dim, 0.0f);
-  cpu::layerNormForward(out.data(), mean.data(), rstd.data(), x, w, bias.data(),
-                        rows, dim, float(epsilon));
-  cpu::layerNormBackward(dx, dw, db, dy, x, w, mean.data(), rstd.data(), rows,
-                         dim);
+  std::vector<float> out(n.rows * n.dim), mean(n.rows), rstd(n.rows),
+      bias(n.dim, 0.0f);
+  cpu::layerNormForward(out.data(), mean.data(), rstd.data(), n.x, n.w,
+                        bias.data(), n.rows, n.dim, float(n.epsilon));
+  cpu::layerNormBackward(n.dx, n.dw, n.db, n.dy, n.x, n.w, mean.data(),
+                         rstd.data(), n.rows, n.dim);
   return Error::success();
 }
 
 Error detail::runRmsNormGrad(const KernelCall &c) {
-  const float *x, *w, *dy;
-  float *dx, *dw;
-  double epsilon;
-  int64_t rows, dim;
-  STRATA_RETURN_IF_ERROR(c.f32In(0, x));
-  STRATA_RETURN_IF_ERROR(c.f32In(1, w));
-  STRATA_RETURN_IF_ERROR(c.f32In(2, dy));
-  STRATA_RETURN_IF_ERROR(c.f32Out(0, dx));
-  STRATA_RETURN_IF_ERROR(c.f32Out(1, dw));
-  STRATA_RETURN_IF_ERROR(c.floatAttr("epsilon", epsilon));
-  STRATA_RETURN_IF_ERROR(normShape(c, 1, rows, dim));
-  STRATA_RETURN_IF_ERROR(c.expectInShape(2, c.inShape(0)));
-  STRATA_RETURN_IF_ERROR(c.expectOutShape(0, c.inShape(0)));
-  STRATA_RETURN_IF_ERROR(c.expectOutShape(1, c.inShape(1)));
-  std::vector<float> out(rows * dim), rstd(rows);
-  cpu::rmsNormForward(out.data(), rstd.data(), x, w, rows, dim, float(epsilon));
-  cpu::rmsNormBackward(dx, dw, dy, x, w, rstd.data(), rows, dim);
+  NormGradOperands n;
+  STRATA_RETURN_IF_ERROR(normGradOperands(c, /*hasBias=*/false, n));
+  std::vector<float> out(n.rows * n.dim), rstd(n.rows);
+  cpu::rmsNormForward(out.data(), rstd.data(), n.x, n.w, n.rows, n.dim,
+                      float(n.epsilon));
+  cpu::rmsNormBackward(n.dx, n.dw, n.dy, n.x, n.w, rstd.data(), n.rows, n.dim);
   return Error::success();
 }
 
@@ -182,18 +189,9 @@ Error detail::runAttentionGrad(const KernelCall &c) {
       c.expectInShape(3, {s.batch, s.qHeads, s.qLen, s.valueDim}));
   for (unsigned i = 0; i < 3; ++i)
     STRATA_RETURN_IF_ERROR(c.expectOutShape(i, c.inShape(i)));
-  int64_t qSize = s.qHeads * s.qLen * s.headDim,
-          kSize = s.kvHeads * s.kvLen * s.headDim,
-          vSize = s.kvHeads * s.kvLen * s.valueDim,
-          oSize = s.qHeads * s.qLen * s.valueDim;
-  // Each batch's gradients depend only on that batch.
-  parallelFor(c.numThreads, s.batch, [&](int64_t begin, int64_t end) {
-    cpu::AttentionShape part = s;
-    part.batch = end - begin;
-    cpu::attentionBackward(dq + begin * qSize, dk + begin * kSize,
-                           dv + begin * vSize, dout + begin * oSize,
-                           q + begin * qSize, k + begin * kSize,
-                           v + begin * vSize, part);
+  parallelOverBatches(c.numThreads, s, [&](const AttentionBatches &b) {
+    cpu::attentionBackward(dq + b.q, dk + b.k, dv + b.v, dout + b.o, q + b.q,
+                           k + b.k, v + b.v, b.shape);
   });
   return Error::success();
 }
@@ -202,11 +200,7 @@ Error detail::runRopeGrad(const KernelCall &c) {
   const float *dy;
   float *dx;
   double theta;
-  STRATA_RETURN_IF_ERROR(c.f32In(0, dy));
-  STRATA_RETURN_IF_ERROR(c.f32Out(0, dx));
-  STRATA_RETURN_IF_ERROR(c.floatAttr("theta", theta));
-  STRATA_RETURN_IF_ERROR(ropeShape(c, 0));
-  STRATA_RETURN_IF_ERROR(c.expectOutShape(0, c.inShape(0)));
+  STRATA_RETURN_IF_ERROR(ropeOperands(c, dy, dx, theta));
   llvm::ArrayRef<int64_t> s = c.inShape(0);
   cpu::ropeBackward(dx, dy, s[0], s[1], s[2], s[3], float(theta));
   return Error::success();

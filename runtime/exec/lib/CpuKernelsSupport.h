@@ -182,11 +182,24 @@ llvm::Error normShape(const KernelCall &c, unsigned numWeights, int64_t &rows,
 llvm::Error sliceBounds(const KernelCall &c, llvm::ArrayRef<int64_t> shape,
                         int64_t &axis, int64_t &start, int64_t &end,
                         llvm::SmallVectorImpl<int64_t> &sliced);
-/// Input i is [B, H, T, Dh] with Dh even.
-llvm::Error ropeShape(const KernelCall &c, unsigned i);
+/// f32 input 0 (`in`) of shape [B, H, T, Dh] with Dh even, f32 output 0
+/// (`out`) of the same shape, and the `theta` attribute of rope or rope_grad.
+llvm::Error ropeOperands(const KernelCall &c, const float *&in, float *&out,
+                         double &theta);
 /// The attention shape of inputs 0-2 (query, key, value) and the
 /// scale/causal attributes.
 llvm::Error attentionShapeOf(const KernelCall &c, cpu::AttentionShape &shape);
+/// A range of the batches of an attention (`shape.batch` of them) and the
+/// element offsets of its first query, key, value and output.
+struct AttentionBatches {
+  cpu::AttentionShape shape;
+  int64_t q, k, v, o;
+};
+/// Runs `body` on ranges of the batches of `shape` split over `numThreads`
+/// threads; batches are independent in attention and in its gradient.
+void parallelOverBatches(
+    int numThreads, const cpu::AttentionShape &shape,
+    llvm::function_ref<void(const AttentionBatches &)> body);
 /// y [E, C, D] (input 0), indices and weights [N, k] (inputs 1, 2).
 llvm::Error moeCombineShape(const KernelCall &c, int64_t &experts,
                             int64_t &capacity, int64_t &dim, int64_t &tokens,

@@ -145,3 +145,20 @@ func.func @apply(%step: tensor<i32>) {
   graph.zero @b.grad
   return
 }
+
+// graph.param_ref reads its symbol: CSE merges two reads of one state, but not
+// a read after a graph.zero of it with one before; an unused read is dead.
+// CHECK-LABEL: func.func @read_across_write
+// CANON-LABEL: func.func @read_across_write
+func.func @read_across_write() -> (tensor<8x16xf32>, tensor<8x16xf32>, tensor<8x16xf32>) {
+  // CANON-NEXT: %[[BEFORE:.*]] = graph.param_ref @w.grad
+  // CANON-NEXT: graph.zero @w.grad
+  // CANON-NEXT: %[[AFTER:.*]] = graph.param_ref @w.grad
+  // CANON-NEXT: return %[[BEFORE]], %[[BEFORE]], %[[AFTER]]
+  %a = graph.param_ref @w.grad : tensor<8x16xf32>
+  %a2 = graph.param_ref @w.grad : tensor<8x16xf32>
+  %unused = graph.param_ref @b.grad : tensor<16xf32>
+  graph.zero @w.grad
+  %b = graph.param_ref @w.grad : tensor<8x16xf32>
+  return %a, %a2, %b : tensor<8x16xf32>, tensor<8x16xf32>, tensor<8x16xf32>
+}

@@ -10,6 +10,8 @@
 #include "strata/Dialect/Graph/IR/GraphOps.h"
 #include "strata/Dialect/Graph/IR/GraphShapes.h"
 
+#include "GraphVerifyUtils.h"
+
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -21,151 +23,7 @@
 
 using namespace mlir;
 using namespace strata::graph;
-
-//===----------------------------------------------------------------------===//
-// Inference helpers
-//===----------------------------------------------------------------------===//
-
-namespace {
-
-/// Emits "'<op>' op <message>" at `location` when there is one, so that
-/// inference errors read like the verifier's emitOpError.
-template <typename... Args>
-LogicalResult inferError(std::optional<Location> location, StringRef opName,
-                         Args &&...args) {
-  return emitOptionalError(location, "'", opName, "' op ",
-                           std::forward<Args>(args)...);
-}
-
-/// The element types an operand may have.
-enum class ElementKind { FloatOrInt, Float, Int, I32 };
-
-bool hasElementKind(Type type, ElementKind kind) {
-  switch (kind) {
-  case ElementKind::FloatOrInt:
-    return isa<FloatType>(type) || type.isSignlessInteger();
-  case ElementKind::Float:
-    return isa<FloatType>(type);
-  case ElementKind::Int:
-    return type.isSignlessInteger();
-  case ElementKind::I32:
-    return type.isSignlessInteger(32);
-  }
-  llvm_unreachable("unknown element kind");
-}
-
-StringRef describe(ElementKind kind) {
-  switch (kind) {
-  case ElementKind::FloatOrInt:
-    return "a ranked tensor of floats or integers";
-  case ElementKind::Float:
-    return "a ranked tensor of floats";
-  case ElementKind::Int:
-    return "a ranked tensor of integers";
-  case ElementKind::I32:
-    return "a ranked tensor of i32";
-  }
-  llvm_unreachable("unknown element kind");
-}
-
-/// The type of operand `name` as a ranked tensor whose elements are of `kind`,
-/// or a diagnostic.
-FailureOr<RankedTensorType> getTensor(std::optional<Location> location,
-                                      StringRef opName, StringRef name,
-                                      Value value, ElementKind kind) {
-  if (!value)
-    return inferError(location, opName, "is missing operand '", name, "'");
-  auto type = dyn_cast<RankedTensorType>(value.getType());
-  if (!type || !hasElementKind(type.getElementType(), kind))
-    return inferError(location, opName, "expects ", name, " to be ",
-                      describe(kind), ", got ", value.getType());
-  return type;
-}
-
-/// Like getTensor, and also checks the rank: exactly `rank`, or at least
-/// `rank` when `atLeast` is set.
-FailureOr<RankedTensorType> getTensorOfRank(std::optional<Location> location,
-                                            StringRef opName, StringRef name,
-                                            Value value, ElementKind kind,
-                                            int64_t rank, bool atLeast) {
-  FailureOr<RankedTensorType> type =
-      getTensor(location, opName, name, value, kind);
-  if (failed(type))
-    return failure();
-  if (atLeast ? type->getRank() < rank : type->getRank() != rank)
-    return inferError(location, opName, "expects ", name, " to have rank ",
-                      atLeast ? "at least " : "", rank, ", got ", *type);
-  return type;
-}
-
-LogicalResult requireAttr(std::optional<Location> location, StringRef opName,
-                          Attribute attr, StringRef name) {
-  if (!attr)
-    return inferError(location, opName, "requires attribute '", name, "'");
-  return success();
-}
-
-LogicalResult requireSameElementType(std::optional<Location> location,
-                                     StringRef opName, StringRef lhsName,
-                                     RankedTensorType lhs, StringRef rhsName,
-                                     RankedTensorType rhs) {
-  if (lhs.getElementType() == rhs.getElementType())
-    return success();
-  return inferError(location, opName, "expects ", lhsName, " and ", rhsName,
-                    " to have the same element type, got ", lhs, " and ", rhs);
-}
-
-/// A dimension as the user reads it in a type: a number or `?`.
-std::string formatDim(int64_t dim) {
-  return ShapedType::isDynamic(dim) ? "?" : std::to_string(dim);
-}
-
-/// Checks that dimension `lhsDim` of `lhsName` and `rhsDim` of `rhsName`
-/// can be equal, naming both in the diagnostic.
-LogicalResult requireCompatibleDims(std::optional<Location> location,
-                                    StringRef opName, StringRef what,
-                                    int64_t lhsDim, int64_t rhsDim) {
-  if (areCompatibleDims(lhsDim, rhsDim))
-    return success();
-  return inferError(location, opName, what, " differ: ", formatDim(lhsDim),
-                    " vs ", formatDim(rhsDim));
-}
-
-/// Checks `0 <= axis < rank`. Negative axes are the frontend's spelling; the
-/// IR holds them normalized.
-LogicalResult requireAxisInRange(std::optional<Location> location,
-                                 StringRef opName, int64_t axis, int64_t rank) {
-  if (axis >= 0 && axis < rank)
-    return success();
-  return inferError(location, opName, "axis ", axis,
-                    " is out of range for rank ", rank);
-}
-
-/// Checks that a floating-point attribute is finite and > 0.
-LogicalResult requirePositive(std::optional<Location> location,
-                              StringRef opName, FloatAttr attr,
-                              StringRef name) {
-  if (failed(requireAttr(location, opName, attr, name)))
-    return failure();
-  double value = attr.getValueAsDouble();
-  if (std::isfinite(value) && value > 0)
-    return success();
-  return inferError(location, opName, "expects ", name, " > 0, got ", value);
-}
-
-/// Checks that an integer attribute is > 0 and returns its value.
-FailureOr<int64_t> requirePositive(std::optional<Location> location,
-                                   StringRef opName, IntegerAttr attr,
-                                   StringRef name) {
-  if (failed(requireAttr(location, opName, attr, name)))
-    return failure();
-  int64_t value = attr.getInt();
-  if (value <= 0)
-    return inferError(location, opName, "expects ", name, " > 0, got ", value);
-  return value;
-}
-
-} // namespace
+using namespace strata::graph::detail;
 
 //===----------------------------------------------------------------------===//
 // Custom assembly directives
@@ -370,6 +228,15 @@ LogicalResult ParamRefOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   return success();
 }
 
+// A read of the symbol, like the state-writing ops' effects
+// (GraphTrainingOps.cpp): CSE does not merge two reads across a write of the
+// same graph.state, and an unused read is still dead.
+void ParamRefOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  effects.emplace_back(MemoryEffects::Read::get(), getNameAttr());
+}
+
 //===----------------------------------------------------------------------===//
 // ConstantOp
 //===----------------------------------------------------------------------===//
@@ -472,23 +339,11 @@ LogicalResult ReduceOp::inferReturnTypes(MLIRContext *,
     return inferError(location, name, "'mean' needs a float input, got ",
                       *input);
 
-  ArrayRef<int64_t> axes = adaptor.getAxes();
-  for (auto [i, axis] : llvm::enumerate(axes)) {
-    if (failed(requireAxisInRange(location, name, axis, input->getRank())))
-      return failure();
-    if (i > 0 && axes[i - 1] >= axis)
-      return inferError(location, name, "expects axes sorted and unique, got [",
-                        llvm::make_range(axes.begin(), axes.end()), "]");
-  }
-
-  SmallVector<int64_t> shape;
-  for (auto [dim, size] : llvm::enumerate(input->getShape())) {
-    if (!llvm::is_contained(axes, static_cast<int64_t>(dim)))
-      shape.push_back(size);
-    else if (adaptor.getKeepdim())
-      shape.push_back(1);
-  }
-  types.push_back(RankedTensorType::get(shape, input->getElementType()));
+  FailureOr<SmallVector<int64_t>> shape = inferReducedShape(
+      location, name, *input, adaptor.getAxes(), adaptor.getKeepdim());
+  if (failed(shape))
+    return failure();
+  types.push_back(RankedTensorType::get(*shape, input->getElementType()));
   return success();
 }
 
@@ -780,19 +635,11 @@ LogicalResult RopeOp::inferReturnTypes(MLIRContext *,
                                        std::optional<Location> location,
                                        Adaptor adaptor,
                                        SmallVectorImpl<Type> &types) {
-  StringRef name = getOperationName();
   FailureOr<RankedTensorType> input =
-      getTensorOfRank(location, name, "input", adaptor.getInput(),
-                      ElementKind::Float, 4, /*atLeast=*/false);
-  if (failed(input) ||
-      failed(requirePositive(location, name, adaptor.getThetaAttr(), "theta")))
+      getRotaryTensor(location, getOperationName(), "input", adaptor.getInput(),
+                      adaptor.getThetaAttr());
+  if (failed(input))
     return failure();
-  int64_t headDim = input->getDimSize(3);
-  if (!ShapedType::isDynamic(headDim) && headDim % 2 != 0)
-    return inferError(location, name,
-                      "expects an even head dimension (it rotates pairs), "
-                      "got ",
-                      headDim);
   types.push_back(*input);
   return success();
 }
@@ -819,27 +666,11 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *,
     return failure();
 
   // [B, H, T, D] each.
-  ArrayRef<int64_t> qs = q->getShape(), ks = k->getShape(), vs = v->getShape();
-  if (failed(requireCompatibleDims(
-          location, name, "batch sizes of query and key", qs[0], ks[0])) ||
-      failed(requireCompatibleDims(
-          location, name, "batch sizes of query and value", qs[0], vs[0])) ||
-      failed(requireCompatibleDims(
-          location, name, "head counts of key and value", ks[1], vs[1])) ||
-      failed(requireCompatibleDims(
-          location, name, "sequence lengths of key and value", ks[2], vs[2])) ||
-      failed(requireCompatibleDims(
-          location, name, "head dimensions of query and key", qs[3], ks[3])))
+  FailureOr<SmallVector<int64_t>> shape = inferAttentionShape(
+      location, name, q->getShape(), k->getShape(), v->getShape());
+  if (failed(shape))
     return failure();
-  int64_t queryHeads = qs[1], kvHeads = mergeDims(ks[1], vs[1]);
-  if (!ShapedType::isDynamic(queryHeads) && !ShapedType::isDynamic(kvHeads) &&
-      (kvHeads == 0 || queryHeads % kvHeads != 0))
-    return inferError(location, name, "expects the query heads (", queryHeads,
-                      ") to be a multiple of the key/value heads (", kvHeads,
-                      ")");
-  int64_t batch = mergeDims(mergeDims(qs[0], ks[0]), vs[0]);
-  types.push_back(RankedTensorType::get({batch, queryHeads, qs[2], vs[3]},
-                                        q->getElementType()));
+  types.push_back(RankedTensorType::get(*shape, q->getElementType()));
   return success();
 }
 
@@ -945,20 +776,9 @@ LogicalResult CrossEntropyOp::inferReturnTypes(MLIRContext *context,
                       ElementKind::Float, 1, /*atLeast=*/true);
   FailureOr<RankedTensorType> targets = getTensor(
       location, name, "targets", adaptor.getTargets(), ElementKind::Int);
-  if (failed(logits) || failed(targets))
+  if (failed(logits) || failed(targets) ||
+      failed(requireTargetsOf(location, name, *logits, *targets)))
     return failure();
-  if (targets->getRank() + 1 != logits->getRank())
-    return inferError(location, name,
-                      "expects logits to have one more dimension (the "
-                      "classes) than targets, got ",
-                      *logits, " and ", *targets);
-  for (auto [dim, sizes] : llvm::enumerate(llvm::zip_equal(
-           logits->getShape().drop_back(), targets->getShape())))
-    if (!areCompatibleDims(std::get<0>(sizes), std::get<1>(sizes)))
-      return inferError(
-          location, name, "dimension ", dim,
-          " of logits and targets differ: ", formatDim(std::get<0>(sizes)),
-          " vs ", formatDim(std::get<1>(sizes)));
   types.push_back(RankedTensorType::get({}, Float32Type::get(context)));
   return success();
 }

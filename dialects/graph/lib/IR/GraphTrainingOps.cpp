@@ -10,6 +10,8 @@
 #include "strata/Dialect/Graph/IR/GraphOps.h"
 #include "strata/Dialect/Graph/IR/GraphShapes.h"
 
+#include "GraphVerifyUtils.h"
+
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -22,105 +24,31 @@
 
 using namespace mlir;
 using namespace strata::graph;
+using namespace strata::graph::detail;
 
 //===----------------------------------------------------------------------===//
 // Inference helpers
 //===----------------------------------------------------------------------===//
 
-namespace {
-
-/// Checks operands and attributes of one op being inferred, reporting
-/// "'<op>' op <message>" at its location (nothing when there is none).
-struct InferChecker {
-  std::optional<Location> location;
-  StringRef opName;
-
-  template <typename... Args> LogicalResult error(Args &&...args) const {
-    return emitOptionalError(location, "'", opName, "' op ",
-                             std::forward<Args>(args)...);
-  }
-
-  /// The type of operand `name`: a ranked tensor of floats (or of signless
-  /// integers with `integer`) whose rank is `rank` (at least `rank` with
-  /// `atLeast`; any with rank < 0).
-  FailureOr<RankedTensorType> tensor(StringRef name, Value value,
-                                     int64_t rank = -1, bool atLeast = false,
-                                     bool integer = false) const {
-    if (!value)
-      return error("is missing operand '", name, "'");
-    auto type = dyn_cast<RankedTensorType>(value.getType());
-    bool kindOk = type && (integer ? type.getElementType().isSignlessInteger()
-                                   : isa<FloatType>(type.getElementType()));
-    if (!kindOk)
-      return error("expects ", name, " to be a ranked tensor of ",
-                   integer ? "integers" : "floats", ", got ", value.getType());
-    if (rank >= 0 && (atLeast ? type.getRank() < rank : type.getRank() != rank))
-      return error("expects ", name, " to have rank ",
-                   atLeast ? "at least " : "", rank, ", got ", type);
-    return type;
-  }
-
-  /// Checks that `type` (operand `name`) has `shape` (compatible dimensions)
-  /// and the element type `elementType`; `what` describes `shape`.
-  LogicalResult hasShape(StringRef name, RankedTensorType type,
-                         ArrayRef<int64_t> shape, Type elementType,
-                         StringRef what) const {
-    if (type.getElementType() != elementType)
-      return error("expects ", name, " to have element type ", elementType,
-                   ", got ", type);
-    bool compatible = type.getRank() == static_cast<int64_t>(shape.size());
-    for (int64_t d = 0; compatible && d < type.getRank(); ++d)
-      compatible = areCompatibleDims(type.getDimSize(d), shape[d]);
-    if (!compatible)
-      return error("expects ", name, " to have the shape of ", what, " ",
-                   RankedTensorType::get(shape, elementType), ", got ", type);
-    return success();
-  }
-
-  LogicalResult requireAttr(Attribute attr, StringRef name) const {
-    if (!attr)
-      return error("requires attribute '", name, "'");
-    return success();
-  }
-
-  /// Checks that a float attribute is finite and > 0.
-  LogicalResult positive(FloatAttr attr, StringRef name) const {
-    if (failed(requireAttr(attr, name)))
-      return failure();
-    double value = attr.getValueAsDouble();
-    if (std::isfinite(value) && value > 0)
-      return success();
-    return error("expects ", name, " > 0, got ", value);
-  }
-
-  LogicalResult axisInRange(IntegerAttr axis, int64_t rank) const {
-    if (failed(requireAttr(axis, "axis")))
-      return failure();
-    int64_t value = axis.getInt();
-    if (value >= 0 && value < rank)
-      return success();
-    return error("axis ", value, " is out of range for rank ", rank);
-  }
-
-  /// Checks dimension `lhs` against `rhs` for compatibility, naming both.
-  LogicalResult sameDim(StringRef what, int64_t lhs, int64_t rhs) const {
-    if (areCompatibleDims(lhs, rhs))
-      return success();
-    return error(what, " differ: ", formatDim(lhs), " vs ", formatDim(rhs));
-  }
-
-  static std::string formatDim(int64_t dim) {
-    return ShapedType::isDynamic(dim) ? "?" : std::to_string(dim);
-  }
-};
-
-/// Verifier-side counterpart of InferChecker for ops whose result type is
-/// written: checks against the op's diagnostics.
-InferChecker checkerFor(Operation *op) {
-  return InferChecker{op->getLoc(), op->getName().getStringRef()};
+/// Checks that `type` (operand `name`) has `shape` (compatible dimensions)
+/// and the element type `elementType`; `what` describes `shape`.
+static LogicalResult requireShape(std::optional<Location> location,
+                                  StringRef opName, StringRef name,
+                                  RankedTensorType type,
+                                  ArrayRef<int64_t> shape, Type elementType,
+                                  StringRef what) {
+  if (type.getElementType() != elementType)
+    return inferError(location, opName, "expects ", name,
+                      " to have element type ", elementType, ", got ", type);
+  bool compatible = type.getRank() == static_cast<int64_t>(shape.size());
+  for (int64_t d = 0; compatible && d < type.getRank(); ++d)
+    compatible = areCompatibleDims(type.getDimSize(d), shape[d]);
+  if (!compatible)
+    return inferError(
+        location, opName, "expects ", name, " to have the shape of ", what, " ",
+        RankedTensorType::get(shape, elementType), ", got ", type);
+  return success();
 }
-
-} // namespace
 
 //===----------------------------------------------------------------------===//
 // Elementwise gradients
@@ -130,23 +58,25 @@ LogicalResult BinaryGradOp::inferReturnTypes(MLIRContext *,
                                              std::optional<Location> location,
                                              Adaptor adaptor,
                                              SmallVectorImpl<Type> &types) {
-  InferChecker check{location, getOperationName()};
-  FailureOr<RankedTensorType> lhs = check.tensor("lhs", adaptor.getLhs());
-  FailureOr<RankedTensorType> rhs = check.tensor("rhs", adaptor.getRhs());
-  FailureOr<RankedTensorType> grad = check.tensor("grad", adaptor.getGrad());
+  StringRef name = getOperationName();
+  FailureOr<RankedTensorType> lhs =
+      getTensor(location, name, "lhs", adaptor.getLhs(), ElementKind::Float);
+  FailureOr<RankedTensorType> rhs =
+      getTensor(location, name, "rhs", adaptor.getRhs(), ElementKind::Float);
+  FailureOr<RankedTensorType> grad =
+      getTensor(location, name, "grad", adaptor.getGrad(), ElementKind::Float);
   if (failed(lhs) || failed(rhs) || failed(grad) ||
-      failed(check.requireAttr(adaptor.getKindAttr(), "kind")))
+      failed(requireAttr(location, name, adaptor.getKindAttr(), "kind")))
     return failure();
-  if (lhs->getElementType() != rhs->getElementType())
-    return check.error("expects lhs and rhs to have the same element type, "
-                       "got ",
-                       *lhs, " and ", *rhs);
+  if (failed(requireSameElementType(location, name, "lhs", *lhs, "rhs", *rhs)))
+    return failure();
   std::optional<SmallVector<int64_t>> shape =
       broadcastShapes(lhs->getShape(), rhs->getShape());
   if (!shape)
-    return check.error("cannot broadcast ", *lhs, " with ", *rhs);
-  if (failed(check.hasShape("grad", *grad, *shape, lhs->getElementType(),
-                            "the broadcast result")))
+    return inferError(location, name, "cannot broadcast ", *lhs, " with ",
+                      *rhs);
+  if (failed(requireShape(location, name, "grad", *grad, *shape,
+                          lhs->getElementType(), "the broadcast result")))
     return failure();
   types.push_back(*lhs);
   types.push_back(*rhs);
@@ -161,36 +91,26 @@ LogicalResult ReduceGradOp::inferReturnTypes(MLIRContext *,
                                              std::optional<Location> location,
                                              Adaptor adaptor,
                                              SmallVectorImpl<Type> &types) {
-  InferChecker check{location, getOperationName()};
-  FailureOr<RankedTensorType> input = check.tensor("input", adaptor.getInput());
-  FailureOr<RankedTensorType> output =
-      check.tensor("output", adaptor.getOutput());
-  FailureOr<RankedTensorType> grad = check.tensor("grad", adaptor.getGrad());
+  StringRef name = getOperationName();
+  FailureOr<RankedTensorType> input = getTensor(
+      location, name, "input", adaptor.getInput(), ElementKind::Float);
+  FailureOr<RankedTensorType> output = getTensor(
+      location, name, "output", adaptor.getOutput(), ElementKind::Float);
+  FailureOr<RankedTensorType> grad =
+      getTensor(location, name, "grad", adaptor.getGrad(), ElementKind::Float);
   if (failed(input) || failed(output) || failed(grad) ||
-      failed(check.requireAttr(adaptor.getKindAttr(), "kind")) ||
-      failed(check.requireAttr(adaptor.getAxesAttr(), "axes")))
+      failed(requireAttr(location, name, adaptor.getKindAttr(), "kind")) ||
+      failed(requireAttr(location, name, adaptor.getAxesAttr(), "axes")))
     return failure();
-  ArrayRef<int64_t> axes = adaptor.getAxes();
-  for (auto [i, axis] : llvm::enumerate(axes)) {
-    if (axis < 0 || axis >= input->getRank())
-      return check.error("axis ", axis, " is out of range for rank ",
-                         input->getRank());
-    if (i > 0 && axes[i - 1] >= axis)
-      return check.error("expects axes sorted and unique, got [",
-                         llvm::make_range(axes.begin(), axes.end()), "]");
-  }
-  SmallVector<int64_t> reduced;
-  for (auto [dim, size] : llvm::enumerate(input->getShape())) {
-    if (!llvm::is_contained(axes, static_cast<int64_t>(dim)))
-      reduced.push_back(size);
-    else if (adaptor.getKeepdim())
-      reduced.push_back(1);
-  }
+  FailureOr<SmallVector<int64_t>> reduced = inferReducedShape(
+      location, name, *input, adaptor.getAxes(), adaptor.getKeepdim());
+  if (failed(reduced))
+    return failure();
   Type element = input->getElementType();
-  if (failed(check.hasShape("output", *output, reduced, element,
-                            "the reduced input")) ||
-      failed(
-          check.hasShape("grad", *grad, reduced, element, "the reduced input")))
+  if (failed(requireShape(location, name, "output", *output, *reduced, element,
+                          "the reduced input")) ||
+      failed(requireShape(location, name, "grad", *grad, *reduced, element,
+                          "the reduced input")))
     return failure();
   types.push_back(*input);
   return success();
@@ -199,13 +119,15 @@ LogicalResult ReduceGradOp::inferReturnTypes(MLIRContext *,
 // The result types follow from AllTypesMatch (ODS infers them).
 
 LogicalResult SoftmaxGradOp::verify() {
-  return checkerFor(*this).axisInRange(
-      getAxisAttr(), cast<RankedTensorType>(getOutput().getType()).getRank());
+  return requireAxisInRange(
+      getLoc(), getOperationName(), getAxis(),
+      cast<RankedTensorType>(getOutput().getType()).getRank());
 }
 
 LogicalResult LogSoftmaxGradOp::verify() {
-  return checkerFor(*this).axisInRange(
-      getAxisAttr(), cast<RankedTensorType>(getOutput().getType()).getRank());
+  return requireAxisInRange(
+      getLoc(), getOperationName(), getAxis(),
+      cast<RankedTensorType>(getOutput().getType()).getRank());
 }
 
 //===----------------------------------------------------------------------===//
@@ -214,23 +136,27 @@ LogicalResult LogSoftmaxGradOp::verify() {
 
 /// Both norm gradients: input [..., D], weight [D], grad of input's shape.
 /// Pushes the input's and `numWeightGrads` times the weight's type.
-static LogicalResult inferNormGrad(InferChecker check, Value input,
-                                   Value weight, Value grad, FloatAttr epsilon,
+static LogicalResult inferNormGrad(std::optional<Location> location,
+                                   StringRef name, Value input, Value weight,
+                                   Value grad, FloatAttr epsilon,
                                    int numWeightGrads,
                                    SmallVectorImpl<Type> &types) {
-  FailureOr<RankedTensorType> inputType =
-      check.tensor("input", input, 1, /*atLeast=*/true);
-  FailureOr<RankedTensorType> weightType = check.tensor("weight", weight, 1);
-  FailureOr<RankedTensorType> gradType = check.tensor("grad", grad);
+  FailureOr<RankedTensorType> inputType = getTensorOfRank(
+      location, name, "input", input, ElementKind::Float, 1, /*atLeast=*/true);
+  FailureOr<RankedTensorType> weightType =
+      getTensorOfRank(location, name, "weight", weight, ElementKind::Float, 1,
+                      /*atLeast=*/false);
+  FailureOr<RankedTensorType> gradType =
+      getTensor(location, name, "grad", grad, ElementKind::Float);
   if (failed(inputType) || failed(weightType) || failed(gradType) ||
-      failed(check.positive(epsilon, "epsilon")))
+      failed(requirePositive(location, name, epsilon, "epsilon")))
     return failure();
   Type element = inputType->getElementType();
-  if (failed(check.hasShape("weight", *weightType,
-                            inputType->getShape().take_back(), element,
-                            "the input's last dimension")) ||
-      failed(check.hasShape("grad", *gradType, inputType->getShape(), element,
-                            "input")))
+  if (failed(requireShape(location, name, "weight", *weightType,
+                          inputType->getShape().take_back(), element,
+                          "the input's last dimension")) ||
+      failed(requireShape(location, name, "grad", *gradType,
+                          inputType->getShape(), element, "input")))
     return failure();
   types.push_back(*inputType);
   types.append(numWeightGrads, *weightType);
@@ -240,7 +166,7 @@ static LogicalResult inferNormGrad(InferChecker check, Value input,
 LogicalResult LayerNormGradOp::inferReturnTypes(
     MLIRContext *, std::optional<Location> location, Adaptor adaptor,
     SmallVectorImpl<Type> &types) {
-  return inferNormGrad({location, getOperationName()}, adaptor.getInput(),
+  return inferNormGrad(location, getOperationName(), adaptor.getInput(),
                        adaptor.getWeight(), adaptor.getGrad(),
                        adaptor.getEpsilonAttr(), 2, types);
 }
@@ -249,7 +175,7 @@ LogicalResult RmsNormGradOp::inferReturnTypes(MLIRContext *,
                                               std::optional<Location> location,
                                               Adaptor adaptor,
                                               SmallVectorImpl<Type> &types) {
-  return inferNormGrad({location, getOperationName()}, adaptor.getInput(),
+  return inferNormGrad(location, getOperationName(), adaptor.getInput(),
                        adaptor.getWeight(), adaptor.getGrad(),
                        adaptor.getEpsilonAttr(), 1, types);
 }
@@ -261,38 +187,34 @@ LogicalResult RmsNormGradOp::inferReturnTypes(MLIRContext *,
 LogicalResult AttentionGradOp::inferReturnTypes(
     MLIRContext *, std::optional<Location> location, Adaptor adaptor,
     SmallVectorImpl<Type> &types) {
-  InferChecker check{location, getOperationName()};
-  FailureOr<RankedTensorType> q = check.tensor("query", adaptor.getQuery(), 4);
-  FailureOr<RankedTensorType> k = check.tensor("key", adaptor.getKey(), 4);
-  FailureOr<RankedTensorType> v = check.tensor("value", adaptor.getValue(), 4);
-  FailureOr<RankedTensorType> grad = check.tensor("grad", adaptor.getGrad(), 4);
+  StringRef name = getOperationName();
+  FailureOr<RankedTensorType> q =
+      getTensorOfRank(location, name, "query", adaptor.getQuery(),
+                      ElementKind::Float, 4, /*atLeast=*/false);
+  FailureOr<RankedTensorType> k =
+      getTensorOfRank(location, name, "key", adaptor.getKey(),
+                      ElementKind::Float, 4, /*atLeast=*/false);
+  FailureOr<RankedTensorType> v =
+      getTensorOfRank(location, name, "value", adaptor.getValue(),
+                      ElementKind::Float, 4, /*atLeast=*/false);
+  FailureOr<RankedTensorType> grad =
+      getTensorOfRank(location, name, "grad", adaptor.getGrad(),
+                      ElementKind::Float, 4, /*atLeast=*/false);
   if (failed(q) || failed(k) || failed(v) || failed(grad) ||
-      failed(check.positive(adaptor.getScaleAttr(), "scale")))
+      failed(requirePositive(location, name, adaptor.getScaleAttr(), "scale")))
     return failure();
   if (k->getElementType() != q->getElementType() ||
       v->getElementType() != q->getElementType())
-    return check.error("expects query, key and value to have one element "
-                       "type, got ",
-                       *q, ", ", *k, " and ", *v);
+    return inferError(location, name,
+                      "expects query, key and value to have one element "
+                      "type, got ",
+                      *q, ", ", *k, " and ", *v);
   // [B, H, T, D] each.
-  ArrayRef<int64_t> qs = q->getShape(), ks = k->getShape(), vs = v->getShape();
-  if (failed(check.sameDim("batch sizes of query and key", qs[0], ks[0])) ||
-      failed(check.sameDim("batch sizes of query and value", qs[0], vs[0])) ||
-      failed(check.sameDim("head counts of key and value", ks[1], vs[1])) ||
-      failed(
-          check.sameDim("sequence lengths of key and value", ks[2], vs[2])) ||
-      failed(check.sameDim("head dimensions of query and key", qs[3], ks[3])))
-    return failure();
-  int64_t queryHeads = qs[1], kvHeads = mergeDims(ks[1], vs[1]);
-  if (!ShapedType::isDynamic(queryHeads) && !ShapedType::isDynamic(kvHeads) &&
-      (kvHeads == 0 || queryHeads % kvHeads != 0))
-    return check.error("expects the query heads (", queryHeads,
-                       ") to be a multiple of the key/value heads (", kvHeads,
-                       ")");
-  SmallVector<int64_t> outShape = {mergeDims(mergeDims(qs[0], ks[0]), vs[0]),
-                                   queryHeads, qs[2], vs[3]};
-  if (failed(check.hasShape("grad", *grad, outShape, q->getElementType(),
-                            "the attention output")))
+  FailureOr<SmallVector<int64_t>> outShape = inferAttentionShape(
+      location, name, q->getShape(), k->getShape(), v->getShape());
+  if (failed(outShape) ||
+      failed(requireShape(location, name, "grad", *grad, *outShape,
+                          q->getElementType(), "the attention output")))
     return failure();
   types.append({*q, *k, *v});
   return success();
@@ -302,15 +224,11 @@ LogicalResult RopeGradOp::inferReturnTypes(MLIRContext *,
                                            std::optional<Location> location,
                                            Adaptor adaptor,
                                            SmallVectorImpl<Type> &types) {
-  InferChecker check{location, getOperationName()};
-  FailureOr<RankedTensorType> grad = check.tensor("grad", adaptor.getGrad(), 4);
-  if (failed(grad) || failed(check.positive(adaptor.getThetaAttr(), "theta")))
+  FailureOr<RankedTensorType> grad =
+      getRotaryTensor(location, getOperationName(), "grad", adaptor.getGrad(),
+                      adaptor.getThetaAttr());
+  if (failed(grad))
     return failure();
-  int64_t headDim = grad->getDimSize(3);
-  if (!ShapedType::isDynamic(headDim) && headDim % 2 != 0)
-    return check.error("expects an even head dimension (it rotates pairs), "
-                       "got ",
-                       headDim);
   types.push_back(*grad);
   return success();
 }
@@ -320,7 +238,8 @@ LogicalResult RopeGradOp::inferReturnTypes(MLIRContext *,
 //===----------------------------------------------------------------------===//
 
 LogicalResult GatherGradOp::verify() {
-  InferChecker check = checkerFor(*this);
+  Location location = getLoc();
+  StringRef name = getOperationName();
   auto grad = cast<RankedTensorType>(getGrad().getType());
   auto indices = cast<RankedTensorType>(getIndices().getType());
   auto table = cast<RankedTensorType>(getTableGrad().getType());
@@ -329,26 +248,27 @@ LogicalResult GatherGradOp::verify() {
            << table;
   SmallVector<int64_t> gathered(indices.getShape());
   llvm::append_range(gathered, table.getShape().drop_front());
-  return check.hasShape("grad", grad, gathered, table.getElementType(),
-                        "the gathered rows");
+  return requireShape(location, name, "grad", grad, gathered,
+                      table.getElementType(), "the gathered rows");
 }
 
 LogicalResult SliceGradOp::verify() {
-  InferChecker check = checkerFor(*this);
+  Location location = getLoc();
+  StringRef name = getOperationName();
   auto grad = cast<RankedTensorType>(getGrad().getType());
   auto input = cast<RankedTensorType>(getInputGrad().getType());
-  if (failed(check.axisInRange(getAxisAttr(), input.getRank())))
+  if (failed(requireAxisInRange(location, name, getAxis(), input.getRank())))
     return failure();
   int64_t axis = getAxis(), start = getStart(), end = getEnd();
   int64_t size = input.getDimSize(axis);
   if (start < 0 || start >= end || (!ShapedType::isDynamic(size) && end > size))
     return emitOpError("expects 0 <= start < end <= ")
-           << InferChecker::formatDim(size) << " along axis " << axis
+           << formatDim(size) << " along axis " << axis
            << ", got start = " << start << ", end = " << end;
   SmallVector<int64_t> sliced(input.getShape());
   sliced[axis] = end - start;
-  return check.hasShape("grad", grad, sliced, input.getElementType(),
-                        "the slice");
+  return requireShape(location, name, "grad", grad, sliced,
+                      input.getElementType(), "the slice");
 }
 
 //===----------------------------------------------------------------------===//
@@ -358,27 +278,20 @@ LogicalResult SliceGradOp::verify() {
 LogicalResult CrossEntropyGradOp::inferReturnTypes(
     MLIRContext *context, std::optional<Location> location, Adaptor adaptor,
     SmallVectorImpl<Type> &types) {
-  InferChecker check{location, getOperationName()};
+  StringRef name = getOperationName();
   FailureOr<RankedTensorType> logits =
-      check.tensor("logits", adaptor.getLogits(), 1, /*atLeast=*/true);
-  FailureOr<RankedTensorType> targets =
-      check.tensor("targets", adaptor.getTargets(), -1, false,
-                   /*integer=*/true);
-  FailureOr<RankedTensorType> grad = check.tensor("grad", adaptor.getGrad());
+      getTensorOfRank(location, name, "logits", adaptor.getLogits(),
+                      ElementKind::Float, 1, /*atLeast=*/true);
+  FailureOr<RankedTensorType> targets = getTensor(
+      location, name, "targets", adaptor.getTargets(), ElementKind::Int);
+  FailureOr<RankedTensorType> grad =
+      getTensor(location, name, "grad", adaptor.getGrad(), ElementKind::Float);
   if (failed(logits) || failed(targets) || failed(grad) ||
-      failed(check.hasShape("grad", *grad, {}, Float32Type::get(context),
-                            "the loss")))
+      failed(requireShape(location, name, "grad", *grad, {},
+                          Float32Type::get(context), "the loss")))
     return failure();
-  if (targets->getRank() + 1 != logits->getRank())
-    return check.error("expects logits to have one more dimension (the "
-                       "classes) than targets, got ",
-                       *logits, " and ", *targets);
-  for (auto [dim, sizes] : llvm::enumerate(llvm::zip_equal(
-           logits->getShape().drop_back(), targets->getShape())))
-    if (!areCompatibleDims(std::get<0>(sizes), std::get<1>(sizes)))
-      return check.error("dimension ", dim, " of logits and targets differ: ",
-                         InferChecker::formatDim(std::get<0>(sizes)), " vs ",
-                         InferChecker::formatDim(std::get<1>(sizes)));
+  if (failed(requireTargetsOf(location, name, *logits, *targets)))
+    return failure();
   types.push_back(*logits);
   return success();
 }
@@ -388,7 +301,8 @@ LogicalResult CrossEntropyGradOp::inferReturnTypes(
 //===----------------------------------------------------------------------===//
 
 LogicalResult MoeDispatchGradOp::verify() {
-  InferChecker check = checkerFor(*this);
+  Location location = getLoc();
+  StringRef name = getOperationName();
   auto grad = cast<RankedTensorType>(getGrad().getType());
   auto indices = cast<RankedTensorType>(getIndices().getType());
   auto input = cast<RankedTensorType>(getInputGrad().getType());
@@ -396,31 +310,37 @@ LogicalResult MoeDispatchGradOp::verify() {
     return emitOpError("expects grad to be [E, C, D], got ") << grad;
   if (indices.getRank() != 2)
     return emitOpError("expects indices to be [N, k], got ") << indices;
-  return check.hasShape("the result", input,
-                        {indices.getDimSize(0), grad.getDimSize(2)},
-                        grad.getElementType(), "[N, D]");
+  return requireShape(location, name, "the result", input,
+                      {indices.getDimSize(0), grad.getDimSize(2)},
+                      grad.getElementType(), "[N, D]");
 }
 
 LogicalResult MoeCombineGradOp::inferReturnTypes(
     MLIRContext *, std::optional<Location> location, Adaptor adaptor,
     SmallVectorImpl<Type> &types) {
-  InferChecker check{location, getOperationName()};
-  FailureOr<RankedTensorType> experts =
-      check.tensor("expert_outputs", adaptor.getExpertOutputs(), 3);
+  StringRef name = getOperationName();
+  FailureOr<RankedTensorType> experts = getTensorOfRank(
+      location, name, "expert_outputs", adaptor.getExpertOutputs(),
+      ElementKind::Float, 3, /*atLeast=*/false);
   FailureOr<RankedTensorType> indices =
-      check.tensor("indices", adaptor.getIndices(), 2, false, /*integer=*/true);
+      getTensorOfRank(location, name, "indices", adaptor.getIndices(),
+                      ElementKind::Int, 2, /*atLeast=*/false);
   FailureOr<RankedTensorType> weights =
-      check.tensor("weights", adaptor.getWeights(), 2);
-  FailureOr<RankedTensorType> grad = check.tensor("grad", adaptor.getGrad(), 2);
+      getTensorOfRank(location, name, "weights", adaptor.getWeights(),
+                      ElementKind::Float, 2, /*atLeast=*/false);
+  FailureOr<RankedTensorType> grad =
+      getTensorOfRank(location, name, "grad", adaptor.getGrad(),
+                      ElementKind::Float, 2, /*atLeast=*/false);
   if (failed(experts) || failed(indices) || failed(weights) || failed(grad))
     return failure();
   Type element = experts->getElementType();
-  if (failed(check.hasShape("weights", *weights, indices->getShape(), element,
-                            "indices")))
+  if (failed(requireShape(location, name, "weights", *weights,
+                          indices->getShape(), element, "indices")))
     return failure();
   int64_t tokens = mergeDims(indices->getDimSize(0), weights->getDimSize(0));
-  if (failed(check.hasShape("grad", *grad, {tokens, experts->getDimSize(2)},
-                            element, "the combined output")))
+  if (failed(requireShape(location, name, "grad", *grad,
+                          {tokens, experts->getDimSize(2)}, element,
+                          "the combined output")))
     return failure();
   types.push_back(*experts);
   types.push_back(*weights);
@@ -428,14 +348,15 @@ LogicalResult MoeCombineGradOp::inferReturnTypes(
 }
 
 LogicalResult TopKGradOp::verify() {
-  InferChecker check = checkerFor(*this);
+  Location location = getLoc();
+  StringRef name = getOperationName();
   auto grad = cast<RankedTensorType>(getGrad().getType());
   auto indices = cast<RankedTensorType>(getIndices().getType());
   auto input = cast<RankedTensorType>(getInputGrad().getType());
   if (grad.getRank() < 1)
     return emitOpError("expects grad to have rank >= 1, got ") << grad;
-  if (failed(check.sameDim("ranks of grad and indices", grad.getRank(),
-                           indices.getRank())))
+  if (failed(requireCompatibleDims(location, name, "ranks of grad and indices",
+                                   grad.getRank(), indices.getRank())))
     return failure();
   for (auto [d, sizes] :
        llvm::enumerate(llvm::zip_equal(grad.getShape(), indices.getShape())))
@@ -445,8 +366,9 @@ LogicalResult TopKGradOp::verify() {
   SmallVector<int64_t> shape(grad.getShape());
   shape.back() = input.getRank() == grad.getRank() ? input.getShape().back()
                                                    : ShapedType::kDynamic;
-  if (failed(check.hasShape("the result", input, shape, grad.getElementType(),
-                            "grad with the input's last dimension")))
+  if (failed(requireShape(location, name, "the result", input, shape,
+                          grad.getElementType(),
+                          "grad with the input's last dimension")))
     return failure();
   int64_t k = grad.getShape().back(), n = input.getShape().back();
   if (!ShapedType::isDynamic(k) && !ShapedType::isDynamic(n) && k > n)

@@ -124,10 +124,16 @@ def Graph_ParamOp : Graph_Op<"param", [Symbol, HasParent<"::mlir::ModuleOp">]> {
 }
 
 def Graph_ParamRefOp : Graph_Op<"param_ref", [
-    Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>,
     DeclareOpInterfaceMethods<Graph_DifferentiableOpInterface>]> {
   let summary = "reads a graph.param";
   let description = [{
+    Reads a graph.param or, in the training functions, a graph.state. Not
+    `Pure`: it reports a read of its symbol, so CSE keeps two reads apart
+    when an op that writes the symbol (graph.zero, graph.accumulate, the
+    optimizer updates) stands between them. An unused read is still dead.
+
     ```mlir
     %w = graph.param_ref @w : tensor<64x256xf32>
     ```
