@@ -13,6 +13,7 @@
 #include "strata/Cuda/Gemm.h"
 #include "strata/Cpu/Kernels.h"
 
+#include "CudaTestUtil.h"
 #include "gtest/gtest.h"
 
 #include <algorithm>
@@ -33,60 +34,15 @@ using cuda::GemmEpilogue;
 using cuda::GemmOutputType;
 using cuda::MatmulShape;
 
+using namespace strata::cudatest;
+
 namespace {
 
-/// Empty when a CUDA device can run kernels, else why not.
-std::string whyNoGpu() {
-  int count = 0;
-  cudaError_t err = cudaGetDeviceCount(&count);
-  if (err != cudaSuccess)
-    return std::string("no usable CUDA device: ") + cudaGetErrorString(err);
-  if (count == 0)
-    return "no CUDA device";
-  return "";
-}
-
-#define SKIP_WITHOUT_GPU()                                                     \
-  do {                                                                         \
-    std::string why = whyNoGpu();                                              \
-    if (!why.empty())                                                          \
-      GTEST_SKIP() << why;                                                     \
-  } while (false)
-
-#define ASSERT_CUDA(expr) ASSERT_EQ((expr), cudaSuccess) << #expr
 #define ASSERT_GEMM_OK(expr)                                                   \
   do {                                                                         \
     cuda::GemmStatus status_ = (expr);                                         \
     ASSERT_TRUE(status_.ok()) << status_.message;                              \
   } while (false)
-
-/// Round to nearest even, as the GPU's conversions do; NaN stays NaN.
-uint16_t toBf16Bits(float x) {
-  uint32_t bits;
-  std::memcpy(&bits, &x, 4);
-  if (std::isnan(x))
-    return 0x7fc0;
-  bits += 0x7fff + ((bits >> 16) & 1);
-  return uint16_t(bits >> 16);
-}
-
-float fromBf16Bits(uint16_t b) {
-  uint32_t bits = uint32_t(b) << 16;
-  float x;
-  std::memcpy(&x, &bits, 4);
-  return x;
-}
-
-float roundToBf16(float x) { return fromBf16Bits(toBf16Bits(x)); }
-
-/// Normal(0, 1) values, already representable in bf16.
-std::vector<float> randomBf16(std::mt19937 &rng, int64_t n) {
-  std::normal_distribution<float> dist(0.f, 1.f);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = roundToBf16(dist(rng));
-  return v;
-}
 
 int64_t elementBytes(GemmOutputType t) {
   return t == GemmOutputType::F32 ? 4 : 2;
@@ -145,20 +101,6 @@ std::vector<float> download(const DeviceBuffer &src) {
   for (size_t i = 0; i < bits.size(); ++i)
     out[i] = fromBf16Bits(bits[i]);
   return out;
-}
-
-/// ‖got − want‖ / ‖want‖; infinity when any element of `got` is NaN.
-double relativeError(const std::vector<float> &got,
-                     const std::vector<float> &want) {
-  double diff = 0.0, norm = 0.0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (std::isnan(got[i]))
-      return INFINITY;
-    double d = double(got[i]) - want[i];
-    diff += d * d;
-    norm += double(want[i]) * want[i];
-  }
-  return std::sqrt(diff / norm);
 }
 
 double tolerance(GemmOutputType t) {
