@@ -3,6 +3,7 @@
 //   strata-run model.plan --data train.bin --steps 1000 --checkpoint ck.st
 //   strata-run model.plan --text input.txt --steps 200 --log-csv loss.csv
 //   strata-run model.plan --resume ck.st --steps 2000 --checkpoint ck.st
+//   strata-run model.plan --steps 20 --trace trace.json
 //
 // Loads a plan that strata-compile wrote, initializes its parameters, and
 // runs the training loop of strata/Exec/Trainer.h: inputs named `tokens` and
@@ -13,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "strata/Exec/Executor.h"
+#include "strata/Exec/Trace.h"
 #include "strata/Exec/Trainer.h"
 #include "strata/Runtime/Checkpoint.h"
 #include "strata/Runtime/Data.h"
@@ -96,6 +98,17 @@ llvm::cl::opt<std::string> dumpBatchesPath(
     llvm::cl::desc("Write every input of every micro-step (safetensors, "
                    "named <step>.<micro>.<input>)"),
     llvm::cl::value_desc("file"), llvm::cl::cat(category));
+llvm::cl::opt<std::string> tracePath(
+    "trace",
+    llvm::cl::desc("Write a Chrome trace (Perfetto JSON) of every kernel, "
+                   "program run, step, data load and checkpoint of the "
+                   "traced steps, and print a per-op time table on stderr"),
+    llvm::cl::value_desc("file"), llvm::cl::cat(category));
+llvm::cl::opt<int64_t> traceSteps(
+    "trace-steps",
+    llvm::cl::desc("Steps --trace records, from the run's second step (the "
+                   "first pays one-time costs) (default 5)"),
+    llvm::cl::value_desc("N"), llvm::cl::init(5), llvm::cl::cat(category));
 
 int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "strata-run") << message << "\n";
@@ -176,6 +189,10 @@ int main(int argc, char **argv) {
     return fail("--checkpoint-every needs --checkpoint <file>");
   if (threads.getNumOccurrences() && threads < 1)
     return fail("--threads must be at least 1");
+  if (traceSteps < 1)
+    return fail("--trace-steps must be at least 1");
+  if (traceSteps.getNumOccurrences() && tracePath.empty())
+    return fail("--trace-steps needs --trace <file>");
 
   llvm::Expected<plan::Plan> plan = runtime::readPlanFile(planPath);
   if (!plan)
@@ -302,6 +319,17 @@ int main(int argc, char **argv) {
         << ", --steps is " << lastStep << "\n";
     return 0;
   }
+  // The trace skips the run's first step, which pays for first touches of
+  // the arena and the kernels' thread start-up, unless it is the only one.
+  std::optional<exec::TraceRecorder> trace;
+  if (!tracePath.empty()) {
+    exec::TraceOptions traceOptions;
+    traceOptions.firstStep = firstStep + (lastStep > firstStep ? 1 : 0);
+    traceOptions.lastStep =
+        std::min(lastStep, traceOptions.firstStep + traceSteps - 1);
+    trace.emplace(traceOptions);
+    exe.setTrace(&*trace);
+  }
   int64_t interval =
       logEvery > 0 ? logEvery.getValue()
                    : std::max<int64_t>(1, (lastStep - firstStep + 20) / 20);
@@ -360,14 +388,25 @@ int main(int argc, char **argv) {
   if (terminal && lastDrawn >= 0 && trained)
     out << "\n";
 
-  // The batches are written even after a failure: they show what the failing
-  // step saw.
+  // The batches and the trace are written even after a failure: they show
+  // what the failing step saw and how far it got.
   if (!dumpBatchesPath.empty())
     if (llvm::Error err = writeTensors(dumpBatchesPath, dumped)) {
       if (trained)
         llvm::consumeError(std::move(trained));
       return fail(std::move(err));
     }
+  if (trace) {
+    exe.setTrace(nullptr);
+    if (llvm::Error err =
+            trace->write(tracePath, "strata-run '" + thePlan.model() + "'")) {
+      if (trained)
+        llvm::consumeError(std::move(trained));
+      return fail(std::move(err));
+    }
+    trace->printSummary(llvm::errs());
+    llvm::errs() << "trace: written to '" << tracePath << "'\n";
+  }
   if (trained)
     return fail(std::move(trained));
   double elapsed =

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
+#include <vector>
 
 using namespace strata::cpu;
 
@@ -15,6 +17,37 @@ double logSumExp(const float *x, int64_t dim) {
   for (int64_t i = 0; i < dim; ++i)
     sum += std::exp(double(x[i]) - maxVal);
   return maxVal + std::log(sum);
+}
+
+/// Runs `body(begin, end)` over [0, rows) split into contiguous ranges, one
+/// std::thread each, when the rows hold enough work to pay for the threads.
+template <typename Body>
+void forRowRanges(int numThreads, int64_t rows, int64_t rowSize, Body body) {
+  int64_t threads =
+      std::clamp<int64_t>(std::min<int64_t>(numThreads, rows * rowSize >> 16),
+                          1, std::max<int64_t>(rows, 1));
+  int64_t per = (rows + threads - 1) / threads;
+  std::vector<std::thread> pool;
+  for (int64_t t = 1; t < threads; ++t)
+    pool.emplace_back(body, std::min(rows, t * per),
+                      std::min(rows, (t + 1) * per));
+  body(0, std::min(rows, per));
+  for (std::thread &th : pool)
+    th.join();
+}
+
+/// Rows [begin, end) of dlogits = scale * (softmax(logits) - onehot(targets)).
+void crossEntropyGradRows(float *dlogits, const float *logits,
+                          const int32_t *targets, int64_t begin, int64_t end,
+                          int64_t vocab, double scale) {
+  for (int64_t r = begin; r < end; ++r) {
+    const float *row = logits + r * vocab;
+    double lse = logSumExp(row, vocab);
+    for (int64_t i = 0; i < vocab; ++i) {
+      double p = std::exp(row[i] - lse) - (i == targets[r] ? 1.0 : 0.0);
+      dlogits[r * vocab + i] = float(scale * p);
+    }
+  }
 }
 } // namespace
 
@@ -41,27 +74,30 @@ void strata::cpu::softmaxBackward(float *dx, const float *dout,
 
 float strata::cpu::crossEntropyForward(const float *logits,
                                        const int32_t *targets, int64_t rows,
-                                       int64_t vocab) {
+                                       int64_t vocab, int numThreads) {
+  // Per-row losses in parallel, summed in row order: the same bits for any
+  // thread count.
+  std::vector<double> rowLoss(rows);
+  forRowRanges(numThreads, rows, vocab, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float *row = logits + r * vocab;
+      rowLoss[r] = logSumExp(row, vocab) - row[targets[r]];
+    }
+  });
   double total = 0.0;
-  for (int64_t r = 0; r < rows; ++r) {
-    const float *row = logits + r * vocab;
-    total += logSumExp(row, vocab) - row[targets[r]];
-  }
+  for (double loss : rowLoss)
+    total += loss;
   return float(total / rows);
 }
 
 void strata::cpu::crossEntropyBackward(float *dlogits, const float *logits,
                                        const int32_t *targets, int64_t rows,
-                                       int64_t vocab, float dloss) {
+                                       int64_t vocab, float dloss,
+                                       int numThreads) {
   double scale = double(dloss) / rows;
-  for (int64_t r = 0; r < rows; ++r) {
-    const float *row = logits + r * vocab;
-    double lse = logSumExp(row, vocab);
-    for (int64_t i = 0; i < vocab; ++i) {
-      double p = std::exp(row[i] - lse) - (i == targets[r] ? 1.0 : 0.0);
-      dlogits[r * vocab + i] = float(scale * p);
-    }
-  }
+  forRowRanges(numThreads, rows, vocab, [&](int64_t begin, int64_t end) {
+    crossEntropyGradRows(dlogits, logits, targets, begin, end, vocab, scale);
+  });
 }
 
 void strata::cpu::logSoftmaxForward(const float *x, float *y, int64_t rows,

@@ -79,7 +79,10 @@ Error detail::runGelu(const KernelCall &c) {
   STRATA_RETURN_IF_ERROR(c.f32Out(0, y));
   STRATA_RETURN_IF_ERROR(c.expectOutShape(0, c.inShape(0)));
   STRATA_RETURN_IF_ERROR(geluApproximation(c, approx));
-  cpu::geluForward(y, x, c.inCount(0), approx);
+  int64_t n = c.inCount(0);
+  parallelFor(threadsFor(c.numThreads, n), n, [&](int64_t begin, int64_t end) {
+    cpu::geluForward(y + begin, x + begin, end - begin, approx);
+  });
   return Error::success();
 }
 
@@ -480,8 +483,20 @@ void detail::parallelOverBatches(
           kSize = shape.kvHeads * shape.kvLen * shape.headDim,
           vSize = shape.kvHeads * shape.kvLen * shape.valueDim,
           oSize = shape.qHeads * shape.qLen * shape.valueDim;
-  parallelFor(numThreads, shape.batch, [&](int64_t begin, int64_t end) {
-    AttentionBatches batches{shape, begin * qSize, begin * kSize, begin * vSize,
+  // A group (one batch, one kv head and the query heads that read it) is
+  // contiguous in every operand and independent of the others, so the groups
+  // are the units of work: the same sums in the same order for any split.
+  int64_t groupSize = shape.qHeads / shape.kvHeads;
+  cpu::AttentionShape group = shape;
+  group.batch = shape.batch * shape.kvHeads;
+  group.qHeads = groupSize;
+  group.kvHeads = 1;
+  qSize /= shape.kvHeads;
+  kSize /= shape.kvHeads;
+  vSize /= shape.kvHeads;
+  oSize /= shape.kvHeads;
+  parallelFor(numThreads, group.batch, [&](int64_t begin, int64_t end) {
+    AttentionBatches batches{group, begin * qSize, begin * kSize, begin * vSize,
                              begin * oSize};
     batches.shape.batch = end - begin;
     body(batches);
@@ -614,7 +629,7 @@ Error detail::runCrossEntropy(const KernelCall &c) {
   STRATA_RETURN_IF_ERROR(c.f32Out(0, loss));
   STRATA_RETURN_IF_ERROR(c.expectOutCount(0, 1));
   STRATA_RETURN_IF_ERROR(crossEntropyShape(c, rows, vocab));
-  *loss = cpu::crossEntropyForward(logits, targets, rows, vocab);
+  *loss = cpu::crossEntropyForward(logits, targets, rows, vocab, c.numThreads);
   return Error::success();
 }
 

@@ -72,7 +72,10 @@ Error detail::runGeluGrad(const KernelCall &c) {
   STRATA_RETURN_IF_ERROR(c.expectInShape(1, c.inShape(0)));
   STRATA_RETURN_IF_ERROR(c.expectOutShape(0, c.inShape(0)));
   STRATA_RETURN_IF_ERROR(geluApproximation(c, approx));
-  cpu::geluBackward(dx, dy, x, c.inCount(0), approx);
+  int64_t n = c.inCount(0);
+  parallelFor(threadsFor(c.numThreads, n), n, [&](int64_t begin, int64_t end) {
+    cpu::geluBackward(dx + begin, dy + begin, x + begin, end - begin, approx);
+  });
   return Error::success();
 }
 
@@ -256,7 +259,8 @@ Error detail::runCrossEntropyGrad(const KernelCall &c) {
   STRATA_RETURN_IF_ERROR(c.expectInCount(2, 1));
   STRATA_RETURN_IF_ERROR(c.expectOutShape(0, c.inShape(0)));
   STRATA_RETURN_IF_ERROR(crossEntropyShape(c, rows, vocab));
-  cpu::crossEntropyBackward(dlogits, logits, targets, rows, vocab, *dloss);
+  cpu::crossEntropyBackward(dlogits, logits, targets, rows, vocab, *dloss,
+                            c.numThreads);
   return Error::success();
 }
 

@@ -18,6 +18,7 @@
 #include "llvm/ADT/StringRef.h"
 #include "llvm/ADT/Twine.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,11 @@ inline cpu::Shape viewOf(llvm::ArrayRef<int64_t> shape) {
 /// first).
 void parallelFor(int numThreads, int64_t n,
                  llvm::function_ref<void(int64_t, int64_t)> body);
+/// The threads worth starting for `work` independent element updates: each
+/// gets at least 64K of them, since starting a thread costs about as much.
+inline int threadsFor(int numThreads, int64_t work) {
+  return int(std::clamp<int64_t>(work >> 16, 1, numThreads));
+}
 
 /// One invocation of a kernel. Every accessor that can fail returns an
 /// llvm::Error prefixed with the kernel's location and op name.
@@ -195,8 +201,10 @@ struct AttentionBatches {
   cpu::AttentionShape shape;
   int64_t q, k, v, o;
 };
-/// Runs `body` on ranges of the batches of `shape` split over `numThreads`
-/// threads; batches are independent in attention and in its gradient.
+/// Runs `body` on ranges of the (batch, kv head) groups of `shape` split over
+/// `numThreads` threads, each range as an attention of its own (batch = its
+/// groups, kvHeads = 1); groups are independent in attention and its
+/// gradient.
 void parallelOverBatches(
     int numThreads, const cpu::AttentionShape &shape,
     llvm::function_ref<void(const AttentionBatches &)> body);

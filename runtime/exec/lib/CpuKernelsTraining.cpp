@@ -118,8 +118,12 @@ Error detail::runAdamwUpdate(const KernelCall &c) {
   STRATA_RETURN_IF_ERROR(c.expectInCount(6, 1));
   if (*step < 1)
     return c.fail("step " + llvm::Twine(*step) + " must be >= 1");
-  cpu::adamwUpdate(state[0], state[1], state[2], state[3], c.inCount(0), *step,
-                   config);
+  // Elements are independent: any split gives the same bits.
+  int64_t n = c.inCount(0);
+  parallelFor(threadsFor(c.numThreads, n), n, [&](int64_t begin, int64_t end) {
+    cpu::adamwUpdate(state[0] + begin, state[1] + begin, state[2] + begin,
+                     state[3] + begin, end - begin, *step, config);
+  });
   return Error::success();
 }
 

@@ -3,6 +3,7 @@
 #include "strata/Exec/Executor.h"
 
 #include "strata/Exec/CpuKernels.h"
+#include "strata/Exec/Trace.h"
 #include "strata/Runtime/Init.h"
 #include "strata/Runtime/PlanFile.h"
 
@@ -173,6 +174,16 @@ llvm::Error Executor::initialize(uint64_t seed) {
 }
 
 llvm::Error Executor::run(const plan::Program &program, llvm::StringRef name) {
+  if (tracer && tracer->recording()) {
+    TraceScope scope(tracer, TraceKind::Program, name);
+    return runKernels<true>(program, name);
+  }
+  return runKernels<false>(program, name);
+}
+
+template <bool Traced>
+llvm::Error Executor::runKernels(const plan::Program &program,
+                                 llvm::StringRef name) {
   llvm::SmallVector<BufferView, 8> inputViews, outputViews;
   auto view = [&](int id) {
     const plan::Buffer &buffer = thePlan.buffers(id);
@@ -188,8 +199,18 @@ llvm::Error Executor::run(const plan::Program &program, llvm::StringRef name) {
       inputViews.push_back(view(id));
     for (int id : kernel.outputs())
       outputViews.push_back(view(id));
-    if (llvm::Error err =
-            runCpuKernel(kernel, inputViews, outputViews, threads)) {
+    TraceRecorder::Clock::time_point start;
+    if constexpr (Traced)
+      start = TraceRecorder::Clock::now();
+    llvm::Error err = runCpuKernel(kernel, inputViews, outputViews, threads);
+    if constexpr (Traced) {
+      uint64_t outputBytes = 0;
+      for (int id : kernel.outputs())
+        outputBytes += thePlan.buffers(id).size_bytes();
+      tracer->kernel(kernel, k, start, TraceRecorder::Clock::now(),
+                     outputBytes);
+    }
+    if (err) {
       std::string message = llvm::toString(std::move(err));
       std::string where = "program '" + name.str() + "', kernel " +
                           std::to_string(k) + " '" + kernel.op() + "'";

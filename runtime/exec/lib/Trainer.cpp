@@ -3,6 +3,7 @@
 #include "strata/Exec/Trainer.h"
 
 #include "strata/Cpu/Kernels.h"
+#include "strata/Exec/Trace.h"
 #include "strata/Runtime/Checkpoint.h"
 #include "strata/Runtime/Init.h"
 #include "strata/Runtime/PlanFile.h"
@@ -246,17 +247,27 @@ llvm::Expected<StepResult> Trainer::step() {
   const plan::Plan &plan = executor.plan();
   StepResult result;
   result.step = completedSteps + 1;
+  TraceRecorder *trace = executor.trace();
+  if (trace)
+    trace->beginStep(result.step);
+  TraceScope stepEvent(trace, TraceKind::Step,
+                       trace ? "step " + std::to_string(result.step) : "");
   const plan::Buffer &lossBuffer = plan.buffers(plan.grad().outputs(0));
   double lossSum = 0;
   for (int micro = 0; micro < plan.accumulate(); ++micro) {
-    if (loader)
-      loader->next(batch->inputs, batch->targets);
-    for (const InputSlot &slot : gradInputs) {
-      if (llvm::Error err = fillInput(slot, result.step, micro))
-        return std::move(err);
-      if (options.onInput) {
-        const plan::Buffer &buffer = plan.buffers(slot.id);
-        options.onInput(result.step, micro, buffer, executor.bytes(buffer));
+    if (trace)
+      trace->setMicro(micro);
+    {
+      TraceScope dataEvent(trace, TraceKind::Data, "data");
+      if (loader)
+        loader->next(batch->inputs, batch->targets);
+      for (const InputSlot &slot : gradInputs) {
+        if (llvm::Error err = fillInput(slot, result.step, micro))
+          return std::move(err);
+        if (options.onInput) {
+          const plan::Buffer &buffer = plan.buffers(slot.id);
+          options.onInput(result.step, micro, buffer, executor.bytes(buffer));
+        }
       }
     }
     if (llvm::Error err = executor.run(plan.grad(), "grad"))
@@ -278,6 +289,8 @@ llvm::Expected<StepResult> Trainer::step() {
     }
     lossSum += loss;
   }
+  if (trace)
+    trace->setMicro(-1);
   for (const InputSlot &slot : applyInputs)
     if (llvm::Error err = fillInput(slot, result.step, 0))
       return std::move(err);
@@ -317,6 +330,7 @@ Trainer::train(int64_t lastStep,
                completedSteps % options.checkpointEvery == 0;
     if (!options.checkpointPath.empty() &&
         (due || completedSteps == lastStep)) {
+      TraceScope event(executor.trace(), TraceKind::Checkpoint, "checkpoint");
       if (llvm::Error err = saveCheckpoint(options.checkpointPath))
         return err;
       lastSaved = {completedSteps, options.checkpointPath};

@@ -92,12 +92,14 @@ void softmaxBackward(float *dx, const float *dout, const float *out,
                      int64_t rows, int64_t dim);
 
 /// Mean over the `rows` positions of -log softmax(logits[r])[targets[r]].
+/// `numThreads` > 1 splits the rows over std::threads; the result does not
+/// depend on it.
 float crossEntropyForward(const float *logits, const int32_t *targets,
-                          int64_t rows, int64_t vocab);
+                          int64_t rows, int64_t vocab, int numThreads = 1);
 /// dlogits = dloss * (softmax(logits) - onehot(targets)) / rows.
 void crossEntropyBackward(float *dlogits, const float *logits,
                           const int32_t *targets, int64_t rows, int64_t vocab,
-                          float dloss = 1.0f);
+                          float dloss = 1.0f, int numThreads = 1);
 
 //===----------------------------------------------------------------------===//
 // Elementwise activations over n elements.

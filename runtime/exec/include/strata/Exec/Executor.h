@@ -29,6 +29,8 @@
 
 namespace strata::exec {
 
+class TraceRecorder;
+
 /// Bytes that memory regions and their sizes are aligned to.
 inline constexpr uint64_t kRegionAlignment = 64;
 
@@ -94,6 +96,11 @@ public:
   /// which also carry the failing kernel's index, op and source location.
   llvm::Error run(const plan::Program &program, llvm::StringRef name);
 
+  /// Records every program run and kernel into `trace` while it is
+  /// recording (null: none). The recorder must outlive the runs.
+  void setTrace(TraceRecorder *trace) { tracer = trace; }
+  TraceRecorder *trace() const { return tracer; }
+
   uint64_t persistentBytes() const { return persistent.size(); }
   uint64_t inputBytes() const { return inputs.size(); }
   uint64_t arenaBytes() const { return arena.size(); }
@@ -104,6 +111,11 @@ private:
         threads(numThreads) {}
 
   uint8_t *address(const plan::Buffer &buffer) const;
+  /// The kernel loop of `run`, with a trace event per kernel when `Traced`:
+  /// two copies so that an untraced run does not test for tracing per
+  /// kernel.
+  template <bool Traced>
+  llvm::Error runKernels(const plan::Program &program, llvm::StringRef name);
 
   plan::Plan thePlan;
   std::string planOrigin;
@@ -111,6 +123,7 @@ private:
   uint64_t initSeed = 0;
   Region persistent, inputs, arena;
   llvm::StringMap<int> byName;
+  TraceRecorder *tracer = nullptr;
 };
 
 } // namespace strata::exec

@@ -7,7 +7,9 @@
 // synthetic values for the rest), checks the loss, and writes and restores
 // checkpoints: every PARAM and STATE buffer plus the step and the data
 // position, so that a resumed run continues bit for bit where the first one
-// stopped. See docs/strata-run.md.
+// stopped. With a TraceRecorder on the executor (Executor::setTrace), each
+// step, the data loading of each micro-step and each checkpoint write is a
+// trace event too. See docs/strata-run.md.
 //
 //===----------------------------------------------------------------------===//
 
