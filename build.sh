@@ -75,7 +75,7 @@ case "${1:-demo}" in
   demo)
     build
     # Train the byte-level tiny GPT-2 (examples/gpt2.sg, model gpt2_tiny) on the license texts that the
-    # base-files package puts on every Debian machine: ~300 KB of English, ~95 s on 2 cores.
+    # base-files package puts on every Debian machine: ~300 KB of English, ~60 s on 2 cores.
     text="$build_dir/demo-text.txt"
     cat /usr/share/common-licenses/* >"$text"
     log "compiling examples/gpt2.sg (model gpt2_tiny) into $build_dir/gpt2_tiny.plan"
