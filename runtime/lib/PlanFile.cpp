@@ -49,10 +49,7 @@ std::string escaped(llvm::StringRef bytes) {
 }
 
 std::string shapeString(const google::protobuf::RepeatedField<int64_t> &shape) {
-  std::string text = "[";
-  for (int i = 0; i < shape.size(); ++i)
-    text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
+  return strata::runtime::planShapeString({shape.data(), size_t(shape.size())});
 }
 
 /// a + b, or nullopt on overflow.
@@ -91,6 +88,13 @@ std::string strata::runtime::planDTypeName(plan::DType dtype) {
   default:
     return "dtype " + std::to_string(int(dtype));
   }
+}
+
+std::string strata::runtime::planShapeString(llvm::ArrayRef<int64_t> shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
 }
 
 std::string strata::runtime::planRoleName(plan::BufferRole role) {

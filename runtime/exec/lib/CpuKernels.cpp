@@ -211,11 +211,7 @@ int64_t detail::numElements(llvm::ArrayRef<int64_t> shape) {
 }
 
 std::string detail::shapeString(llvm::ArrayRef<int64_t> shape) {
-  std::string s = "[";
-  llvm::raw_string_ostream os(s);
-  llvm::interleave(shape, os, ", ");
-  os << "]";
-  return s;
+  return runtime::planShapeString(shape);
 }
 
 void detail::parallelFor(int numThreads, int64_t n,

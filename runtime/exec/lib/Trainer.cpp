@@ -28,13 +28,6 @@ int64_t numElements(const plan::Buffer &buffer) {
   return n;
 }
 
-std::string shapeString(llvm::ArrayRef<int64_t> shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
-
 llvm::ArrayRef<int64_t> shapeOf(const plan::Buffer &buffer) {
   return {buffer.shape().data(), size_t(buffer.shape_size())};
 }
@@ -149,8 +142,9 @@ Trainer::create(Executor &executor, TrainerOptions options) {
     if (buffer && buffer->role() == plan::INPUT &&
         numElements(*buffer) != batchSize * seqLen)
       return fail("input '" + buffer->name() + "' of shape " +
-                  shapeString(shapeOf(*buffer)) + " does not hold a batch of " +
-                  Twine(batchSize) + " x " + Twine(seqLen) + " tokens");
+                  runtime::planShapeString(shapeOf(*buffer)) +
+                  " does not hold a batch of " + Twine(batchSize) + " x " +
+                  Twine(seqLen) + " tokens");
 
   const runtime::TokenSource *source = trainer->options.data;
   if (!source) {
@@ -387,9 +381,9 @@ llvm::Error Trainer::resume(llvm::StringRef path) {
         llvm::ArrayRef<int64_t>(entry->shape) != shapeOf(buffer))
       return fail(kind + " '" + buffer.name() + "' is " +
                   runtime::dtypeName(entry->dtype) + " " +
-                  shapeString(entry->shape) + " in the checkpoint but " +
-                  runtime::dtypeName(dtype) + " " +
-                  shapeString(shapeOf(buffer)) + " in the plan");
+                  runtime::planShapeString(entry->shape) +
+                  " in the checkpoint but " + runtime::dtypeName(dtype) + " " +
+                  runtime::planShapeString(shapeOf(buffer)) + " in the plan");
   }
   for (const runtime::TensorEntry &entry : checkpoint->tensors())
     if (!planNames.contains(entry.name))

@@ -22,6 +22,7 @@
 
 #include "plan.pb.h"
 
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
@@ -44,6 +45,8 @@ std::optional<uint64_t> planDTypeSize(plan::DType dtype);
 std::string planDTypeName(plan::DType dtype);
 /// "param", "state", "input", "temp", or "role <n>".
 std::string planRoleName(plan::BufferRole role);
+/// "[2, 3]": how plan and runtime messages print a shape.
+std::string planShapeString(llvm::ArrayRef<int64_t> shape);
 
 /// The header and payload of `plan`. Fails when the plan does not serialize.
 llvm::Expected<std::string> encodePlan(const plan::Plan &plan);
