@@ -25,8 +25,11 @@ mode's warm-up and timed steps. The floor is FLOPs per step over the measured
 rate of an 8192^3 bf16 matrix product.
 """
 import argparse
+import csv
 import math
 import os
+import re
+import subprocess
 import statistics
 import sys
 import time
@@ -167,6 +170,30 @@ def run_mode(mode, B, T, warmup, steps):
             "flop_params": flop_params}
 
 
+def run_strata(strata_run, plan, warmup, steps, tokens_per_step):
+    """Trains the compiled plan with strata-run on the GPU; the step times are
+    the differences of the elapsed times strata-run logs after every step
+    (it reads the loss back after each step, so they are whole steps)."""
+    out = "/tmp/strata-bench.csv"
+    total = warmup + steps
+    t0 = time.perf_counter()
+    result = subprocess.run([strata_run, plan, "--device", "cuda", "--steps", str(total),
+                             "--log-csv", out, "--log-every", str(total)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wall = time.perf_counter() - t0
+    if result.returncode != 0:
+        raise RuntimeError("strata-run failed:\n" + result.stdout[-4000:])
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
+    elapsed = [float(r["elapsed_s"]) for r in rows]
+    times = [1e3 * (b - a) for a, b in zip(elapsed, elapsed[1:])][warmup - 1:]
+    allocated = re.search(r"of device memory allocated \((\d+) bytes\)", result.stdout)
+    return {"ms": statistics.median(times), "ms_min": min(times), "ms_max": max(times),
+            "first_step_s": elapsed[0], "wall_s": wall,
+            "peak": int(allocated.group(1)) if allocated else 0,
+            "loss_first": float(rows[0]["loss"]), "loss_last": float(rows[-1]["loss"])}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--modes", default="eager,compile",
@@ -175,6 +202,9 @@ def main():
     ap.add_argument("--seq", type=int, default=1024)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--strata-run", help="strata-run built with the CUDA backend")
+    ap.add_argument("--strata-plan", help="examples/gpt2.sg gpt2_124m compiled with the "
+                    "same batch, precision and optimizer (see run.sh)")
     args = ap.parse_args()
     assert torch.cuda.is_available(), "needs a CUDA device"
     torch.backends.cuda.matmul.allow_tf32 = True
@@ -197,6 +227,14 @@ def main():
               f"first step {r['first_step_s']:.1f} s, loss {r['loss_first']:.3f} -> "
               f"{r['loss_last']:.3f}", flush=True)
 
+    strata = None
+    if args.strata_run and args.strata_plan:
+        print("running strata ...", flush=True)
+        strata = run_strata(args.strata_run, args.strata_plan, args.warmup, args.steps, tokens)
+        print(f"  strata: median {strata['ms']:.1f} ms (min {strata['ms_min']:.1f}, max "
+              f"{strata['ms_max']:.1f}), loss {strata['loss_first']:.3f} -> "
+              f"{strata['loss_last']:.3f}", flush=True)
+
     n = next(iter(results.values()))["flop_params"]
     per_token = 6 * n + 12 * LAYERS * D * T
     per_step = per_token * tokens
@@ -215,8 +253,15 @@ def main():
         tflops = per_step / (r["ms"] * 1e-3) / 1e12
         print(f"| {names[mode]} | {r['ms']:.1f} | {tokens / (r['ms'] * 1e-3):,.0f} | {tflops:.0f} | "
               f"{100 * tflops / rate:.0f}% | {r['peak'] / 2**30:.1f} | {r['first_step_s']:.1f} |")
-    print("| Strata | not yet: the CUDA backend has no training step (so far only the flash-attention "
-          "and cuBLASLt GEMM kernels) | | | | | |")
+    if strata:
+        tflops = per_step / (strata["ms"] * 1e-3) / 1e12
+        print(f"| Strata (strata-run --device cuda, CUDA graphs) | {strata['ms']:.1f} | "
+              f"{tokens / (strata['ms'] * 1e-3):,.0f} | {tflops:.0f} | {100 * tflops / rate:.0f}% | "
+              f"{strata['peak'] / 2**30:.1f} (allocated) | {strata['first_step_s']:.1f} |")
+        if "compile" in results:
+            c = results["compile"]
+            print(f"| Strata / torch.compile | tokens/s {c['ms'] / strata['ms']:.2f}x | | | | "
+                  f"memory {strata['peak'] / c['peak']:.2f}x | |")
     print(f"| floor: FLOPs/step at the measured GEMM rate | {floor_ms:.1f} | "
           f"{tokens / (floor_ms * 1e-3):,.0f} | {rate:.0f} | 100% | | |")
 

@@ -107,6 +107,8 @@ std::string strata::runtime::planRoleName(plan::BufferRole role) {
     return "input";
   case plan::TEMP:
     return "temp";
+  case plan::LOCAL:
+    return "local";
   default:
     return "role " + std::to_string(int(role));
   }
@@ -153,9 +155,10 @@ llvm::Expected<plan::Plan> strata::runtime::decodePlan(llvm::StringRef bytes,
     return fail(origin, "bad magic: expected \"" + kPlanMagic + "\", found " +
                             escaped(magic) + " (not a plan file)");
   uint32_t version = llvm::support::endian::read32le(bytes.data() + 8);
-  if (version != kPlanVersion)
+  if (version < kMinPlanVersion || version > kPlanVersion)
     return fail(origin, "plan format version " + Twine(version) +
-                            ", but this runtime reads only version " +
+                            ", but this runtime reads versions " +
+                            Twine(kMinPlanVersion) + " to " +
                             Twine(kPlanVersion) +
                             " (recompile the model with this strata-compile)");
   uint64_t length = llvm::support::endian::read64le(bytes.data() + 12);
@@ -232,6 +235,8 @@ private:
   llvm::Error checkRegion(llvm::ArrayRef<plan::BufferRole> roles,
                           llvm::StringRef region, uint64_t regionBytes);
   llvm::Error checkProgram(const plan::Program &program, llvm::StringRef field);
+  llvm::Error checkFused(const plan::Kernel &kernel,
+                         const std::string &kernelName);
   std::string bufferName(int id) const;
   llvm::Error error(const Twine &message) const {
     return fail(origin, message);
@@ -240,6 +245,8 @@ private:
   const plan::Plan &plan;
   llvm::StringRef origin;
   KernelCheck checkKernel;
+  /// LOCAL buffers some fused kernel lists, and which.
+  llvm::DenseMap<int, std::string> localOwners;
 };
 
 std::string PlanValidator::bufferName(int id) const {
@@ -261,6 +268,11 @@ llvm::Error PlanValidator::checkBuffer(const plan::Buffer &buffer, int index) {
   case plan::STATE:
   case plan::INPUT:
   case plan::TEMP:
+    break;
+  case plan::LOCAL:
+    if (plan.version() < 2)
+      return error(what + " is a LOCAL buffer, which a version " +
+                   Twine(plan.version()) + " plan cannot have");
     break;
   default:
     return error(what + " has no valid role (" + planRoleName(buffer.role()) +
@@ -389,6 +401,11 @@ llvm::Error PlanValidator::checkProgram(const plan::Program &program,
                      ", which does not exist (the plan has " +
                      Twine(numBuffers) + " buffers)");
       const plan::Buffer &buffer = plan.buffers(id);
+      if (buffer.role() == plan::LOCAL)
+        return error(kernelName + ": " + kind + " " + Twine(position) + " " +
+                     bufferName(id) +
+                     " is a LOCAL buffer; only the body of a fused kernel "
+                     "uses those");
       if (buffer.role() == plan::TEMP &&
           buffer.offset() + buffer.size_bytes() > program.arena_bytes())
         return error(kernelName + ": " + kind + " " + Twine(position) + " " +
@@ -414,6 +431,14 @@ llvm::Error PlanValidator::checkProgram(const plan::Program &program,
                      "update their inputs in place)");
       written.insert(id);
     }
+    if (kernel.op() == "fused") {
+      if (llvm::Error err = checkFused(kernel, kernelName))
+        return err;
+      continue;
+    }
+    if (kernel.body_size() || kernel.locals_size())
+      return error(kernelName + " has a body or locals, but only a fused "
+                                "kernel (op \"fused\") has those");
     if (checkKernel)
       if (llvm::Error err = checkKernel(kernel))
         return error(kernelName + ": " + llvm::toString(std::move(err)));
@@ -430,17 +455,134 @@ llvm::Error PlanValidator::checkProgram(const plan::Program &program,
   return llvm::Error::success();
 }
 
+/// The group kinds of fused kernels (docs/plan-format.md, "Fused kernels").
+bool isFusedKind(llvm::StringRef kind) {
+  return llvm::is_contained({"elementwise", "matmul_bias", "matmul_bias_gelu",
+                             "adamw", "cross_entropy"},
+                            kind);
+}
+
+llvm::Error PlanValidator::checkFused(const plan::Kernel &kernel,
+                                      const std::string &kernelName) {
+  if (plan.version() < 2)
+    return error(kernelName + " is a fused kernel, which a version " +
+                 Twine(plan.version()) + " plan cannot have");
+  if (kernel.body_size() == 0)
+    return error(kernelName + " has an empty body");
+  auto attr = [&](const char *name) -> const plan::Attribute * {
+    auto it = kernel.attrs().find(name);
+    return it == kernel.attrs().end() ? nullptr : &it->second;
+  };
+  const plan::Attribute *kind = attr("kind");
+  if (!kind || !kind->has_s())
+    return error(kernelName + " has no 'kind' (a string attribute)");
+  if (!isFusedKind(kind->s()))
+    return error(kernelName + " has unknown kind '" + kind->s() +
+                 "' (elementwise, matmul_bias, matmul_bias_gelu, adamw, "
+                 "cross_entropy)");
+  if (kind->s() == "elementwise") {
+    const plan::Attribute *function = attr("function");
+    const plan::Attribute *elements = attr("elements");
+    if (!function || !function->has_s() || function->s().empty())
+      return error(kernelName + ": an elementwise fused kernel needs "
+                                "'function' (the emitted kernel's name)");
+    if (!elements || !elements->has_i() || elements->i() < 0)
+      return error(kernelName + ": an elementwise fused kernel needs "
+                                "'elements' (a non-negative integer)");
+    if (!plan.has_cuda() ||
+        !llvm::StringRef(plan.cuda().source()).contains(function->s()))
+      return error(kernelName + " runs function '" + function->s() +
+                   "', which the plan's CUDA source does not define");
+  }
+
+  int numBuffers = plan.buffers_size();
+  llvm::DenseSet<int> allowed, locals;
+  for (int id : kernel.inputs())
+    allowed.insert(id);
+  for (int id : kernel.outputs())
+    allowed.insert(id);
+  for (int i = 0; i < kernel.locals_size(); ++i) {
+    int id = kernel.locals(i);
+    if (id < 0 || id >= numBuffers)
+      return error(kernelName + ": local " + Twine(i) + " is buffer " +
+                   Twine(id) + ", which does not exist (the plan has " +
+                   Twine(numBuffers) + " buffers)");
+    if (plan.buffers(id).role() != plan::LOCAL)
+      return error(kernelName + ": local " + Twine(i) + " " + bufferName(id) +
+                   " is not a LOCAL buffer");
+    auto [it, inserted] = localOwners.try_emplace(id, kernelName);
+    if (!inserted)
+      return error(kernelName + ": local " + Twine(i) + " " + bufferName(id) +
+                   " is also a local of " + it->second);
+    allowed.insert(id);
+    locals.insert(id);
+  }
+
+  llvm::DenseSet<int> written;
+  for (int b = 0; b < kernel.body_size(); ++b) {
+    const plan::Kernel &inner = kernel.body(b);
+    std::string innerName = kernelName + ", body kernel " + std::to_string(b) +
+                            " '" + inner.op() + "'";
+    if (inner.op().empty())
+      return error(innerName + " has no op name");
+    if (inner.op() == "fused" || inner.body_size() || inner.locals_size())
+      return error(innerName + " is itself fused; fused kernels do not nest");
+    auto checkId = [&](int id, const char *what, int position) -> llvm::Error {
+      if (!allowed.contains(id))
+        return error(innerName + ": " + what + " " + Twine(position) +
+                     " is buffer " + Twine(id) +
+                     ", which is neither an input, an output nor a local of "
+                     "the fused kernel");
+      return llvm::Error::success();
+    };
+    for (int i = 0; i < inner.inputs_size(); ++i) {
+      int id = inner.inputs(i);
+      if (llvm::Error err = checkId(id, "input", i))
+        return err;
+      if (locals.contains(id) && !written.contains(id))
+        return error(innerName + " reads " + bufferName(id) +
+                     " before a kernel of the body writes it");
+    }
+    for (int i = 0; i < inner.outputs_size(); ++i) {
+      int id = inner.outputs(i);
+      if (llvm::Error err = checkId(id, "output", i))
+        return err;
+      if (!locals.contains(id) && !llvm::is_contained(kernel.outputs(), id))
+        return error(innerName + " writes " + bufferName(id) +
+                     ", an input of the fused kernel; body kernels write its "
+                     "outputs and locals");
+      written.insert(id);
+    }
+    if (checkKernel)
+      if (llvm::Error err = checkKernel(inner))
+        return error(innerName + ": " + llvm::toString(std::move(err)));
+  }
+  for (int i = 0; i < kernel.outputs_size(); ++i)
+    if (!written.contains(kernel.outputs(i)))
+      return error(kernelName + ": output " + Twine(i) + " " +
+                   bufferName(kernel.outputs(i)) +
+                   " is written by no kernel of its body");
+  return llvm::Error::success();
+}
+
 llvm::Error PlanValidator::run() {
-  if (plan.version() != kPlanVersion)
+  if (plan.version() < kMinPlanVersion || plan.version() > kPlanVersion)
     return error("plan version " + Twine(plan.version()) +
-                 ", but this runtime reads only version " +
-                 Twine(kPlanVersion));
+                 ", but this runtime reads versions " + Twine(kMinPlanVersion) +
+                 " to " + Twine(kPlanVersion));
   llvm::StringMap<int> names;
   for (int i = 0; i < plan.buffers_size(); ++i) {
     const plan::Buffer &buffer = plan.buffers(i);
     if (llvm::Error err = checkBuffer(buffer, i))
       return err;
-    if (buffer.role() == plan::TEMP)
+    if (buffer.role() == plan::LOCAL &&
+        buffer.offset() + buffer.size_bytes() > plan.local_bytes())
+      return error(bufferName(i) + " occupies bytes [" +
+                   Twine(buffer.offset()) + ", " +
+                   Twine(buffer.offset() + buffer.size_bytes()) +
+                   "), outside the local scratch region of " +
+                   Twine(plan.local_bytes()) + " bytes");
+    if (buffer.role() == plan::TEMP || buffer.role() == plan::LOCAL)
       continue;
     auto [it, inserted] = names.try_emplace(buffer.name(), i);
     if (!inserted)
@@ -480,6 +622,9 @@ llvm::Error PlanValidator::run() {
   }
   if (plan.default_steps() < 0 || plan.batch_size() < 0 || plan.seq_len() < 0)
     return error("default_steps, batch_size and seq_len must not be negative");
+  if (plan.version() < 2 && (plan.has_cuda() || plan.local_bytes() != 0))
+    return error("a version " + Twine(plan.version()) +
+                 " plan has no CUDA code and no local scratch region");
 
   if (plan.has_grad())
     if (llvm::Error err = checkProgram(plan.grad(), "grad"))

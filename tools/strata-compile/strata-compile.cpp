@@ -4,7 +4,8 @@
 // to a plan that strata-run executes:
 //
 //   .sg --import--> strata-autodiff{optimizer options}
-//       --> strata-lower-to-exec --> strata-memory-plan --> exportPlan
+//       --> strata-lower-to-exec --> strata-fuse --> strata-memory-plan
+//       --> CUDA C++ of the elementwise groups (NVRTC: cubin) --> exportPlan
 //       --> plan file (writePlanFile: atomic, so a failed run writes nothing)
 //
 //   strata-compile examples/gpt2.sg --model gpt2_tiny -o gpt2.plan
@@ -21,8 +22,12 @@
 #include "strata/Autodiff/Passes.h"
 #include "strata/Dialect/Graph/IR/GraphDialect.h"
 #include "strata/Frontend/Import.h"
+#include "strata/Fusion/CompileCuda.h"
+#include "strata/Fusion/EmitCuda.h"
+#include "strata/Fusion/Passes.h"
 #include "strata/Lowering/ExportPlan.h"
 #include "strata/Lowering/Passes.h"
+#include "strata/Precision/Passes.h"
 #include "strata/Runtime/PlanFile.h"
 
 #include "plan.pb.h"
@@ -32,6 +37,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
@@ -43,6 +49,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
+#include <set>
 #include <string>
 
 using namespace mlir;
@@ -75,6 +82,11 @@ struct CommandLine {
       cl::desc("Compile only the forward pass (no gradients, "
                "no optimizer)"),
       cl::cat(modelCategory)};
+  cl::opt<std::string> precision{
+      "precision", cl::value_desc("bf16|f32"),
+      cl::desc("f32 (default), or bf16 mixed precision (strata-autocast): "
+               "bf16 matmuls and attention, f32 weights and optimizer"),
+      cl::init("f32"), cl::cat(modelCategory)};
 
   cl::opt<std::string> optimizer{"optimizer", cl::value_desc("adamw|sgd"),
                                  cl::desc("adamw (default) or sgd"),
@@ -132,6 +144,11 @@ struct CommandLine {
       "seed", cl::value_desc("S"),
       cl::desc("Seed strata-run uses by default (default 0)"), cl::init(0),
       cl::cat(outputCategory)};
+  cl::opt<bool> noFuse{
+      "no-fuse",
+      cl::desc("Do not group kernels (strata-fuse): every kernel runs alone "
+               "and the plan carries no CUDA code"),
+      cl::cat(outputCategory)};
   cl::opt<bool> printIR{"print-ir",
                         cl::desc("Print the final IR (exec dialect) to stdout"),
                         cl::cat(outputCategory)};
@@ -169,6 +186,8 @@ std::optional<std::string> validateOptions(const CommandLine &o) {
 
   if (given(o.steps) && o.steps < 1)
     return "--steps must be at least 1, got " + std::to_string(o.steps);
+  if (o.precision != "f32" && o.precision != "bf16")
+    return "--precision must be 'bf16' or 'f32', got '" + o.precision + "'";
   const cl::Option *trainingOptions[] = {
       &o.optimizer,   &o.lr,       &o.beta1,     &o.beta2,    &o.epsilon,
       &o.weightDecay, &o.momentum, &o.clipNorm,  &o.schedule, &o.warmupSteps,
@@ -237,9 +256,14 @@ std::optional<std::string> validateOptions(const CommandLine &o) {
 
 /// The textual pass pipeline on the module (docs/strata-compile.md).
 std::string buildPipeline(const CommandLine &o) {
-  std::string lowering = "strata-lower-to-exec,strata-memory-plan";
+  std::string lowering = o.noFuse ? "strata-lower-to-exec,strata-memory-plan"
+                                  : "strata-lower-to-exec,strata-fuse,"
+                                    "strata-memory-plan";
+  // strata-autocast rewrites the forward graph, before autodiff sees it.
+  std::string autocast =
+      o.precision == "bf16" ? "strata-autocast{precision=bf16}," : "";
   if (o.evalOnly)
-    return lowering;
+    return autocast + lowering;
   std::string options;
   llvm::raw_string_ostream os(options);
   os << "optimizer=" << o.optimizer << " lr=" << formatDouble(o.lr);
@@ -253,7 +277,7 @@ std::string buildPipeline(const CommandLine &o) {
      << " clip-norm=" << formatDouble(o.clipNorm) << " schedule=" << o.schedule
      << " warmup-steps=" << o.warmupSteps << " total-steps=" << o.totalSteps
      << " min-lr=" << formatDouble(o.minLr) << " accumulate=" << o.accumulate;
-  return "strata-autodiff{" + options + "}," + lowering;
+  return autocast + "strata-autodiff{" + options + "}," + lowering;
 }
 
 /// `bytes` in the largest binary unit that keeps the number >= 1.
@@ -273,7 +297,7 @@ std::string formatBytes(uint64_t bytes) {
 /// The summary strata-compile prints on stderr.
 void printSummary(const plan::Plan &plan, llvm::raw_ostream &os) {
   int64_t numParams = 0, paramValues = 0, numStates = 0, numInputs = 0,
-          numTemps = 0;
+          numTemps = 0, numLocals = 0;
   for (const plan::Buffer &buffer : plan.buffers()) {
     switch (buffer.role()) {
     case plan::PARAM: {
@@ -290,6 +314,9 @@ void printSummary(const plan::Plan &plan, llvm::raw_ostream &os) {
     case plan::INPUT:
       ++numInputs;
       break;
+    case plan::LOCAL:
+      ++numLocals;
+      break;
     default:
       ++numTemps;
       break;
@@ -298,7 +325,7 @@ void printSummary(const plan::Plan &plan, llvm::raw_ostream &os) {
   os << "strata-compile: " << plan.model() << ": " << numParams
      << " parameters (" << paramValues << " values), " << plan.buffers_size()
      << " buffers (" << numStates << " state, " << numInputs << " input, "
-     << numTemps << " temporary)\n";
+     << numTemps << " temporary, " << numLocals << " local)\n";
   const plan::Optimizer &opt = plan.optimizer();
   if (opt.kind().empty())
     os << "  evaluation only\n";
@@ -315,6 +342,35 @@ void printSummary(const plan::Plan &plan, llvm::raw_ostream &os) {
        << " planned, " << formatBytes(program->lower_bound_bytes())
        << " lower bound, " << formatBytes(program->naive_bytes()) << " naive\n";
   }
+  llvm::StringMap<unsigned> groups;
+  std::set<std::string> functions;
+  for (const plan::Program *program :
+       {&plan.forward(), &plan.grad(), &plan.apply()})
+    for (const plan::Kernel &kernel : program->kernels())
+      if (kernel.op() == "fused") {
+        auto kind = kernel.attrs().find("kind");
+        ++groups[kind == kernel.attrs().end() ? "?" : kind->second.s()];
+        if (auto function = kernel.attrs().find("function");
+            function != kernel.attrs().end())
+          functions.insert(function->second.s());
+      }
+  if (!groups.empty()) {
+    os << "  fused:";
+    std::vector<std::string> kinds;
+    for (const auto &entry : groups)
+      kinds.push_back(entry.getKey().str());
+    llvm::sort(kinds);
+    for (const std::string &kind : kinds)
+      os << " " << groups[kind] << " " << kind << ",";
+    os << " " << functions.size() << " CUDA functions, ";
+    if (!plan.has_cuda())
+      os << "no CUDA code\n";
+    else if (plan.cuda().cubin().empty())
+      os << "source only (no NVRTC in this build)\n";
+    else
+      os << formatBytes(plan.cuda().cubin().size()) << " cubin ("
+         << plan.cuda().compiler() << ", " << plan.cuda().arch() << ")\n";
+  }
   os << "  persistent " << formatBytes(plan.persistent_bytes()) << ", inputs "
      << formatBytes(plan.input_bytes()) << ", arena "
      << formatBytes(plan.arena_bytes()) << "\n";
@@ -327,6 +383,8 @@ int main(int argc, char **argv) {
   registerPassManagerCLOptions();
   autodiff::registerAutodiffPasses();
   lowering::registerLoweringPasses();
+  precision::registerPrecisionPasses();
+  fusion::registerFusionPasses();
   CommandLine options;
   // libLLVM registers hundreds of codegen options; --help shows ours. The
   // MLIR pass-manager flags still work (docs/strata-compile.md).
@@ -384,12 +442,34 @@ int main(int argc, char **argv) {
   if (failed(pm.run(*module)))
     return EXIT_FAILURE;
 
+  // The elementwise groups' CUDA C++, named in the IR before it is printed,
+  // and its cubin when this build has NVRTC.
+  std::optional<plan::DeviceCode> cuda;
+  FailureOr<fusion::CudaSource> source = fusion::emitCudaKernels(*module);
+  if (failed(source))
+    return EXIT_FAILURE;
+  if (source->numFunctions > 0) {
+    cuda.emplace();
+    cuda->set_arch(fusion::kCudaArch.str());
+    cuda->set_source(source->source);
+    if (fusion::haveNvrtc()) {
+      llvm::Expected<fusion::CudaBinary> binary =
+          fusion::compileCuda(source->source);
+      if (!binary)
+        return failWith("cannot compile the emitted CUDA kernels: " +
+                        llvm::toString(binary.takeError()));
+      cuda->set_cubin(std::move(binary->cubin));
+      cuda->set_compiler(binary->compiler);
+    }
+  }
+
   if (options.printIR) {
     module->print(llvm::outs());
     llvm::outs() << "\n";
   }
 
-  llvm::Expected<plan::Plan> plan = lowering::exportPlan(*module);
+  llvm::Expected<plan::Plan> plan =
+      lowering::exportPlan(*module, cuda ? &*cuda : nullptr);
   if (!plan)
     return failWith(llvm::toString(plan.takeError()));
   int64_t defaultSteps = options.steps;

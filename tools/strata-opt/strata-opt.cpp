@@ -14,7 +14,9 @@
 #include "strata/Dialect/Exec/IR/ExecDialect.h"
 #include "strata/Dialect/Graph/IR/GraphDialect.h"
 #include "strata/Frontend/Import.h"
+#include "strata/Fusion/Passes.h"
 #include "strata/Lowering/Passes.h"
+#include "strata/Precision/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Shard/IR/ShardDialect.h"
@@ -103,6 +105,8 @@ int main(int argc, char **argv) {
   registerTransformsPasses();
   strata::lowering::registerLoweringPasses();
   strata::autodiff::registerAutodiffPasses();
+  strata::fusion::registerFusionPasses();
+  strata::precision::registerPrecisionPasses();
 
   llvm::cl::OptionCategory sgCategory("Options for .sg model files");
   llvm::cl::opt<std::string> sgModel(

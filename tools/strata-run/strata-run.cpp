@@ -13,6 +13,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#ifdef STRATA_HAVE_CUDA
+#include "strata/Cuda/CudaDevice.h"
+#endif
 #include "strata/Exec/Executor.h"
 #include "strata/Exec/Trace.h"
 #include "strata/Exec/Trainer.h"
@@ -104,6 +107,18 @@ llvm::cl::opt<std::string> tracePath(
                    "program run, step, data load and checkpoint of the "
                    "traced steps, and print a per-op time table on stderr"),
     llvm::cl::value_desc("file"), llvm::cl::cat(category));
+llvm::cl::opt<std::string> deviceName(
+    "device",
+    llvm::cl::desc("Where the plan runs: cpu, cuda, or auto (cuda when this "
+                   "build has the CUDA backend and sees a GPU, else cpu; the "
+                   "default)"),
+    llvm::cl::value_desc("cpu|cuda|auto"), llvm::cl::init("auto"),
+    llvm::cl::cat(category));
+llvm::cl::opt<bool> cudaGraphs(
+    "cuda-graphs",
+    llvm::cl::desc("With --device cuda, replay each program as a CUDA graph "
+                   "after its first runs (default true)"),
+    llvm::cl::init(true), llvm::cl::cat(category));
 llvm::cl::opt<int64_t> traceSteps(
     "trace-steps",
     llvm::cl::desc("Steps --trace records, from the run's second step (the "
@@ -226,6 +241,24 @@ int main(int argc, char **argv) {
 
   exec::ExecutorOptions executorOptions;
   executorOptions.seed = runSeed;
+  if (deviceName != "cpu" && deviceName != "cuda" && deviceName != "auto")
+    return fail("--device must be cpu, cuda or auto, not '" + deviceName + "'");
+#ifdef STRATA_HAVE_CUDA
+  if (deviceName == "cuda" ||
+      (deviceName == "auto" && cuda::cudaDeviceAvailable())) {
+    cuda::CudaDeviceOptions cudaOptions;
+    cudaOptions.graphs = cudaGraphs;
+    llvm::Expected<std::shared_ptr<exec::Device>> device =
+        cuda::createCudaDevice(cudaOptions);
+    if (!device)
+      return fail("--device cuda: " + llvm::toString(device.takeError()));
+    executorOptions.device = std::move(*device);
+  }
+#else
+  if (deviceName == "cuda")
+    return fail("--device cuda: this strata-run was built without the CUDA "
+                "backend (no nvcc at build time); use --device cpu");
+#endif
   executorOptions.numThreads =
       threads.getNumOccurrences()
           ? threads.getValue()
@@ -305,15 +338,21 @@ int main(int argc, char **argv) {
   }
 
   exec::Executor &exe = **executor;
-  std::string memory =
-      formatBytes(exe.arenaBytes() + exe.persistentBytes() + exe.inputBytes());
+  std::string memory = formatBytes(thePlan.arena_bytes() +
+                                   exe.persistentBytes() + exe.inputBytes());
   int64_t firstStep = (*trainer)->stepsDone() + 1;
   llvm::raw_ostream &out = llvm::outs();
   bool terminal = out.is_displayed();
-  out << "strata-run: model '" << thePlan.model() << "', memory " << memory
-      << " (arena " << formatBytes(exe.arenaBytes()) << ", persistent "
+  std::string where = exe.device() ? exe.device()->description() : "cpu";
+  out << "strata-run: model '" << thePlan.model() << "' on " << where
+      << ", memory " << memory << " (arena "
+      << formatBytes(thePlan.arena_bytes()) << ", persistent "
       << formatBytes(exe.persistentBytes()) << "), seed " << runSeed
       << ", steps " << firstStep << ".." << lastStep << "\n";
+  if (exe.device())
+    out << "strata-run: " << formatBytes(exe.device()->allocatedBytes())
+        << " of device memory allocated (" << exe.device()->allocatedBytes()
+        << " bytes)\n";
   if (firstStep > lastStep) {
     out << "nothing to do: the run is at step " << (firstStep - 1)
         << ", --steps is " << lastStep << "\n";
@@ -355,7 +394,7 @@ int main(int argc, char **argv) {
           if (result.learningRate)
             *csv << llvm::format("%.6g", *result.learningRate);
           *csv << "," << llvm::format("%.1f", throughput) << ","
-               << llvm::format("%.3f", elapsed) << "\n";
+               << llvm::format("%.6f", elapsed) << "\n";
         }
         std::string line;
         llvm::raw_string_ostream os(line);

@@ -1,9 +1,9 @@
 //===- ExportPlan.cpp - exec IR -> strata::plan::Plan ---------------------===//
 //
 // Buffers are numbered globals first (module order), then inputs (by name,
-// shared between programs), then each program's temporaries. Persistent and
-// input offsets are assigned here; temporaries keep the arena offsets of
-// strata-memory-plan.
+// shared between programs), then each program's temporaries and the locals
+// of its fused kernels. Persistent, input and local offsets are assigned
+// here; temporaries keep the arena offsets of strata-memory-plan.
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,7 +27,7 @@ using namespace strata;
 namespace {
 
 /// Version of the plan format this exporter writes (plan.proto).
-constexpr uint32_t kPlanVersion = 1;
+constexpr uint32_t kPlanVersion = 2;
 
 /// "file:line:col" of the model source: the innermost file location, so that
 /// code inside a def points at the def's line.
@@ -154,9 +154,13 @@ std::optional<std::string> getString(DictionaryAttr dict, StringRef key) {
   return std::nullopt;
 }
 
+/// Bytes of every offset in the local scratch region.
+constexpr uint64_t kLocalAlignment = 64;
+
 class PlanExporter {
 public:
-  explicit PlanExporter(ModuleOp module) : module(module) {}
+  PlanExporter(ModuleOp module, const plan::DeviceCode *cuda)
+      : module(module), cuda(cuda) {}
 
   llvm::Expected<plan::Plan> run() {
     result.set_version(kPlanVersion);
@@ -219,6 +223,9 @@ public:
     result.set_persistent_bytes(persistentBytes);
     result.set_input_bytes(inputBytes);
     result.set_arena_bytes(arenaBytes);
+    result.set_local_bytes(localBytes);
+    if (cuda)
+      *result.mutable_cuda() = *cuda;
     return std::move(result);
   }
 
@@ -339,11 +346,7 @@ private:
           return errorAt(alloc.getLoc(), "exec.alloc has no offset; run "
                                          "strata-memory-plan first");
         // Named after the kernel that writes it, for messages.
-        std::string writer = "unused";
-        for (Operation *user : alloc->getUsers())
-          if (auto kernel = dyn_cast<exec::KernelOp>(user))
-            if (llvm::is_contained(kernel.getOutputs(), alloc.getResult()))
-              writer = kernel.getKernel().str();
+        std::string writer = getWriterName(alloc.getResult());
         plan::Buffer &buffer = newBuffer(
             (name + "." + Twine(numTemps++) + "." + writer).str(), plan::TEMP);
         if (llvm::Error error =
@@ -356,7 +359,10 @@ private:
                                          "of its function");
         ids[alloc.getResult()] = buffer.id();
       } else if (auto kernel = dyn_cast<exec::KernelOp>(op)) {
-        if (llvm::Error error = addKernel(kernel, ids, program))
+        if (llvm::Error error = addKernel(kernel, ids, *program.add_kernels()))
+          return error;
+      } else if (auto fused = dyn_cast<exec::FusedOp>(op)) {
+        if (llvm::Error error = addFused(fused, name, ids, program))
           return error;
       } else if (auto ret = dyn_cast<func::ReturnOp>(op)) {
         for (Value value : ret.getOperands()) {
@@ -373,10 +379,81 @@ private:
     return llvm::Error::success();
   }
 
+  /// The name of the kernel that writes `buffer` (in a fused kernel, the
+  /// body kernel), or "unused".
+  static std::string getWriterName(Value buffer) {
+    for (OpOperand &use : buffer.getUses()) {
+      if (auto kernel = dyn_cast<exec::KernelOp>(use.getOwner()))
+        if (llvm::is_contained(kernel.getOutputs(), buffer))
+          return kernel.getKernel().str();
+      if (auto fused = dyn_cast<exec::FusedOp>(use.getOwner()))
+        if (use.getOperandNumber() >= fused.getInputs().size())
+          return getWriterName(
+              fused.getBody().getArgument(use.getOperandNumber()));
+    }
+    return "unused";
+  }
+
+  /// A fused kernel: its inputs and outputs, attrs `kind` (and `function`,
+  /// `elements` for elementwise groups), the body kernels, and one LOCAL
+  /// buffer per local at offsets from 0 in the local scratch region.
+  llvm::Error addFused(exec::FusedOp fused, StringRef programName,
+                       const DenseMap<Value, int32_t> &ids,
+                       plan::Program &program) {
+    plan::Kernel &entry = *program.add_kernels();
+    entry.set_op("fused");
+    entry.set_location(formatLocation(fused.getLoc()));
+    DenseMap<Value, int32_t> bodyIds;
+    for (auto [operand, arg] : llvm::zip_equal(
+             fused->getOperands(), fused.getBody().getArguments())) {
+      auto it = ids.find(operand);
+      if (it == ids.end())
+        return errorAt(fused.getLoc(), "fused kernel '" + fused.getKind() +
+                                           "' uses a value that is no buffer");
+      bodyIds[arg] = it->second;
+      (arg.getArgNumber() < fused.getInputs().size()
+           ? entry.add_inputs(it->second)
+           : entry.add_outputs(it->second));
+    }
+    uint64_t localOffset = 0;
+    for (exec::AllocOp local : fused.getLocals()) {
+      plan::Buffer &buffer =
+          newBuffer((programName + ".local." + Twine(numLocals++) + "." +
+                     getWriterName(local.getResult()))
+                        .str(),
+                    plan::LOCAL);
+      if (llvm::Error error =
+              setType(buffer, local.getMemRefType(), local.getLoc()))
+        return error;
+      localOffset = llvm::alignTo(localOffset, kLocalAlignment);
+      buffer.set_offset(localOffset);
+      localOffset += buffer.size_bytes();
+      bodyIds[local.getResult()] = buffer.id();
+      entry.add_locals(buffer.id());
+    }
+    localBytes = std::max(localBytes, localOffset);
+    for (exec::KernelOp kernel : fused.getKernels())
+      if (llvm::Error error = addKernel(kernel, bodyIds, *entry.add_body()))
+        return error;
+
+    auto &attrs = *entry.mutable_attrs();
+    attrs["kind"].set_s(fused.getKind().str());
+    if (fused.getKind() == "elementwise") {
+      if (!fused.getFunction())
+        return errorAt(fused.getLoc(),
+                       "elementwise group has no emitted function; run the "
+                       "CUDA emitter (strata::fusion::emitCudaKernels) before "
+                       "exportPlan");
+      attrs["function"].set_s(fused.getFunction()->str());
+      attrs["elements"].set_i(
+          cast<MemRefType>(fused.getOutputs()[0].getType()).getNumElements());
+    }
+    return llvm::Error::success();
+  }
+
   llvm::Error addKernel(exec::KernelOp kernel,
                         const DenseMap<Value, int32_t> &ids,
-                        plan::Program &program) {
-    plan::Kernel &entry = *program.add_kernels();
+                        plan::Kernel &entry) {
     entry.set_op(kernel.getKernel().str());
     entry.set_location(formatLocation(kernel.getLoc()));
     auto lookup = [&](Value value) -> llvm::Expected<int32_t> {
@@ -431,7 +508,15 @@ private:
           input.set_index_bound(limit);
       };
       auto shapeOf = [&](int32_t id) { return result.buffers(id).shape(); };
+      // Body kernels of fused kernels name the same buffers.
+      SmallVector<const plan::Kernel *> kernels;
       for (const plan::Kernel &kernel : program->kernels()) {
+        kernels.push_back(&kernel);
+        for (const plan::Kernel &inner : kernel.body())
+          kernels.push_back(&inner);
+      }
+      for (const plan::Kernel *entry : kernels) {
+        const plan::Kernel &kernel = *entry;
         const std::string &op = kernel.op();
         if (op == "reshape" && kernel.inputs_size() == 1 &&
             kernel.outputs_size() == 1) {
@@ -505,10 +590,22 @@ private:
   uint64_t persistentBytes = 0;
   uint64_t inputBytes = 0;
   uint64_t arenaBytes = 0;
+  uint64_t localBytes = 0;
+  int64_t numLocals = 0;
+  const plan::DeviceCode *cuda;
 };
 
 } // namespace
 
-llvm::Expected<plan::Plan> strata::lowering::exportPlan(ModuleOp module) {
-  return PlanExporter(module).run();
+std::string strata::lowering::formatSourceLocation(Location loc) {
+  return formatLocation(loc);
+}
+
+std::optional<std::string> strata::lowering::getAttrKeyword(Attribute attr) {
+  return detail::getKeyword(attr);
+}
+
+llvm::Expected<plan::Plan>
+strata::lowering::exportPlan(ModuleOp module, const plan::DeviceCode *cuda) {
+  return PlanExporter(module, cuda).run();
 }

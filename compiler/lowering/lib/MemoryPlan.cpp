@@ -26,19 +26,6 @@ using namespace strata;
 
 namespace {
 
-/// Kernels that compute output element i from input element i alone (after
-/// broadcasting), so the output may be written over an input of the same
-/// shape. The runtime's kernels for these read element i of every input
-/// before writing element i of the output (docs/exec-dialect.md, "In-place
-/// kernels").
-bool isElementwiseKernel(StringRef kernel) {
-  return llvm::is_contained(
-      {"add",  "sub",  "mul", "div",  "maximum",    "minimum",  "pow",
-       "neg",  "exp",  "log", "sqrt", "rsqrt",      "tanh",     "sigmoid",
-       "relu", "silu", "abs", "gelu", "unary_grad", "gelu_grad"},
-      kernel);
-}
-
 /// Bytes of one function's memory plan, for the summary.
 struct FunctionSummary {
   std::string name;
@@ -97,27 +84,38 @@ struct MemoryPlanPass
         written.push_back(false);
         continue;
       }
-      auto kernel = dyn_cast<exec::KernelOp>(op);
-      if (!kernel)
+      // A fused kernel is one step: it reads its inputs and writes its
+      // outputs; its locals are not temporaries of the function.
+      ValueRange inputs, outputs;
+      StringRef name;
+      if (auto kernel = dyn_cast<exec::KernelOp>(op)) {
+        inputs = kernel.getInputs();
+        outputs = kernel.getOutputs();
+        name = kernel.getKernel();
+      } else if (auto fused = dyn_cast<exec::FusedOp>(op)) {
+        inputs = fused.getInputs();
+        outputs = fused.getOutputs();
+        name = fused.getKind();
+      } else {
         continue;
-      for (auto [i, output] : llvm::enumerate(kernel.getOutputs())) {
+      }
+      for (auto [i, output] : llvm::enumerate(outputs)) {
         size_t index = indexOf.lookup(output);
         memplan::Buffer &buffer = problem.buffers[index];
         if (!written[index]) {
           buffer.firstUse = step;
-          buffer.name =
-              (kernel.getKernel() + "@" + Twine(step) + "#" + Twine(i)).str();
+          buffer.name = (name + "@" + Twine(step) + "#" + Twine(i)).str();
           written[index] = true;
         }
         buffer.lastUse = std::max(buffer.lastUse, step);
       }
-      for (Value input : kernel.getInputs()) {
+      for (Value input : inputs) {
         auto it = indexOf.find(input);
         if (it == indexOf.end())
           continue;
         if (!written[it->second])
-          return kernel.emitOpError("reads a temporary that no earlier kernel "
-                                    "writes"),
+          return op.emitOpError("reads a temporary that no earlier kernel "
+                                "writes"),
                  failure();
         problem.buffers[it->second].lastUse =
             std::max(problem.buffers[it->second].lastUse, step);
@@ -133,16 +131,18 @@ struct MemoryPlanPass
           problem.buffers[index].lastUse = numSteps;
           continue;
         }
-        if (!isa<exec::KernelOp>(user))
+        if (!isa<exec::KernelOp, exec::FusedOp>(user))
           return user->emitOpError("uses a temporary; strata-memory-plan only "
-                                   "knows exec.kernel and func.return"),
+                                   "knows exec.kernel, exec.fused and "
+                                   "func.return"),
                  failure();
       }
       if (problem.buffers[index].name.empty())
         problem.buffers[index].name = "unused alloc #" + std::to_string(index);
     }
 
-    addInPlaceHints(body, indexOf, problem);
+    if (inPlace)
+      addInPlaceHints(body, indexOf, problem);
 
     memplan::PlanResult result = memplan::planMemory(problem);
     if (!result.ok())
@@ -173,28 +173,80 @@ struct MemoryPlanPass
                            std::move(result.plan)};
   }
 
-  /// An elementwise kernel may write its output over an input temporary of
-  /// the same type that dies at it.
+  /// The (input, output) pairs of `op` whose output may be written over the
+  /// input's bytes when the input dies at `op` (docs/memory-plan.md,
+  /// "In-place kernels"):
+  /// - an elementwise kernel with one output: each input of the output's
+  ///   type; the kernels read element i of every input before writing
+  ///   element i of the output;
+  /// - a reshape: its input, so that it becomes a no-op (the runtimes copy
+  ///   nothing when input and output are the same memory);
+  /// - a cross_entropy group: the logits and their gradient, which both
+  ///   backends compute row by row, reading a row of logits before writing
+  ///   that row of the gradient, after the loss has read it.
+  /// Other fused kernels never do: run kernel by kernel, a body kernel could
+  /// overwrite an input a later one reads.
+  static SmallVector<std::pair<Value, Value>> getInPlacePairs(Operation &op) {
+    SmallVector<std::pair<Value, Value>> pairs;
+    if (auto kernel = dyn_cast<exec::KernelOp>(op)) {
+      if (kernel.getOutputs().size() != 1)
+        return pairs;
+      Value output = kernel.getOutputs()[0];
+      if (exec::isElementwiseKernel(kernel.getKernel())) {
+        for (Value input : kernel.getInputs())
+          if (input.getType() == output.getType())
+            pairs.emplace_back(input, output);
+      } else if (kernel.getKernel() == "reshape" &&
+                 kernel.getInputs().size() == 1) {
+        pairs.emplace_back(kernel.getInputs()[0], output);
+      }
+      return pairs;
+    }
+    auto fused = dyn_cast<exec::FusedOp>(op);
+    if (!fused || fused.getKind() != "cross_entropy")
+      return pairs;
+    SmallVector<exec::KernelOp> body = llvm::to_vector(fused.getKernels());
+    for (auto [position, kernel] : llvm::enumerate(body)) {
+      if (kernel.getKernel() != "cross_entropy_grad" ||
+          kernel.getInputs().empty() || kernel.getOutputs().size() != 1)
+        continue;
+      auto logits = dyn_cast<BlockArgument>(kernel.getInputs()[0]);
+      auto grad = dyn_cast<BlockArgument>(kernel.getOutputs()[0]);
+      if (!logits || !grad || fused.isOutputArgument(logits) ||
+          !fused.isOutputArgument(grad) || logits.getType() != grad.getType())
+        continue;
+      // Kernel by kernel, nothing after the gradient may read the logits.
+      bool readLater = llvm::any_of(
+          ArrayRef(body).drop_front(position + 1), [&](exec::KernelOp later) {
+            return llvm::is_contained(later.getInputs(), logits);
+          });
+      if (!readLater)
+        pairs.emplace_back(fused.getOperandOf(logits),
+                           fused.getOperandOf(grad));
+    }
+    return pairs;
+  }
+
+  /// Hints each pair of getInPlacePairs whose input is a temporary that dies
+  /// at its kernel.
   static void addInPlaceHints(Block &body,
                               const DenseMap<Value, size_t> &indexOf,
                               memplan::PlanProblem &problem) {
     int64_t step = 0;
-    for (auto kernel : body.getOps<exec::KernelOp>()) {
-      int64_t current = step++;
-      if (!isElementwiseKernel(kernel.getKernel()) ||
-          kernel.getOutputs().size() != 1)
+    for (Operation &op : body) {
+      if (!isa<exec::KernelOp, exec::FusedOp>(op))
         continue;
-      Value output = kernel.getOutputs()[0];
-      size_t user = indexOf.lookup(output);
-      llvm::SmallDenseSet<size_t> donors;
-      for (Value input : kernel.getInputs()) {
-        auto it = indexOf.find(input);
-        if (it == indexOf.end() || it->second == user ||
-            input.getType() != output.getType() ||
-            problem.buffers[it->second].lastUse != current ||
-            !donors.insert(it->second).second)
+      int64_t current = step++;
+      llvm::SmallDenseSet<std::pair<size_t, size_t>> hinted;
+      for (auto [input, output] : getInPlacePairs(op)) {
+        auto donor = indexOf.find(input);
+        auto user = indexOf.find(output);
+        if (donor == indexOf.end() || user == indexOf.end() ||
+            donor->second == user->second ||
+            problem.buffers[donor->second].lastUse != current ||
+            !hinted.insert({donor->second, user->second}).second)
           continue;
-        problem.inPlaceHints.push_back({it->second, user});
+        problem.inPlaceHints.push_back({donor->second, user->second});
       }
     }
   }

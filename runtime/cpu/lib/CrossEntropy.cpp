@@ -37,6 +37,8 @@ void forRowRanges(int numThreads, int64_t rows, int64_t rowSize, Body body) {
 }
 
 /// Rows [begin, end) of dlogits = scale * (softmax(logits) - onehot(targets)).
+/// In place (dlogits == logits) too: element i of a row is read, by
+/// logSumExp and then by its own update, before it is overwritten.
 void crossEntropyGradRows(float *dlogits, const float *logits,
                           const int32_t *targets, int64_t begin, int64_t end,
                           int64_t vocab, double scale) {

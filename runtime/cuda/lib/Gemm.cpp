@@ -49,6 +49,8 @@ cublasLtEpilogue_t ltEpilogue(GemmEpilogue e) {
     return CUBLASLT_EPILOGUE_BIAS;
   case GemmEpilogue::BiasGelu:
     return CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
+  case GemmEpilogue::BiasGeluNoAux:
+    return CUBLASLT_EPILOGUE_GELU_BIAS;
   case GemmEpilogue::DGelu:
     return CUBLASLT_EPILOGUE_DGELU;
   case GemmEpilogue::DGeluBiasGrad:
@@ -63,7 +65,8 @@ cublasLtEpilogue_t ltEpilogue(GemmEpilogue e) {
 }
 
 bool usesBias(GemmEpilogue e) {
-  return e == GemmEpilogue::Bias || e == GemmEpilogue::BiasGelu;
+  return e == GemmEpilogue::Bias || e == GemmEpilogue::BiasGelu ||
+         e == GemmEpilogue::BiasGeluNoAux;
 }
 bool usesAux(GemmEpilogue e) {
   return e == GemmEpilogue::BiasGelu || e == GemmEpilogue::DGelu ||
@@ -89,6 +92,9 @@ GemmStatus validate(const GemmConfig &config, const GemmArgs &args) {
     return invalid("sizes must be positive");
   if (!args.a || !args.b || !args.c)
     return invalid("a, b and c must be set");
+  if (config.inputType == GemmInputType::F32 &&
+      config.outputType != GemmOutputType::F32)
+    return invalid("f32 operands (TF32) need an f32 C");
   GemmEpilogue e = config.epilogue;
   if (usesBias(e) && !args.bias)
     return invalid("the epilogue reads a bias");
@@ -172,9 +178,12 @@ GemmStatus GemmHandle::makePlan(const GemmConfig &config, const GemmArgs &args,
   const MatmulShape &s = config.shape;
   cudaDataType outType =
       config.outputType == GemmOutputType::F32 ? CUDA_R_32F : CUDA_R_16BF;
+  bool tf32 = config.inputType == GemmInputType::F32;
+  cudaDataType inType = tf32 ? CUDA_R_32F : CUDA_R_16BF;
   LtObjects &o = plan.lt;
-  RETURN_IF_CUBLAS(
-      cublasLtMatmulDescCreate(&o.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  RETURN_IF_CUBLAS(cublasLtMatmulDescCreate(
+      &o.desc, tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F,
+      CUDA_R_32F));
 
   // ltA = B: stored [K,N] is column-major N x K (no transpose needed); stored
   // [N,K] is column-major K x N, transposed. ltB = A likewise with M.
@@ -186,8 +195,8 @@ GemmStatus GemmHandle::makePlan(const GemmConfig &config, const GemmArgs &args,
       o.desc, CUBLASLT_MATMUL_DESC_TRANSB, &opB, sizeof(opB)));
   int64_t aRows = s.transB ? s.k : s.n, aCols = s.transB ? s.n : s.k;
   int64_t bRows = s.transA ? s.m : s.k, bCols = s.transA ? s.k : s.m;
-  RETURN_IF_CUBLAS(makeLayout(o.a, CUDA_R_16BF, aRows, aCols, aRows, s.batch));
-  RETURN_IF_CUBLAS(makeLayout(o.b, CUDA_R_16BF, bRows, bCols, bRows, s.batch));
+  RETURN_IF_CUBLAS(makeLayout(o.a, inType, aRows, aCols, aRows, s.batch));
+  RETURN_IF_CUBLAS(makeLayout(o.b, inType, bRows, bCols, bRows, s.batch));
   RETURN_IF_CUBLAS(makeLayout(o.c, outType, s.n, s.m, s.n, s.batch));
 
   cublasLtEpilogue_t epilogue = ltEpilogue(config.epilogue);
@@ -254,6 +263,7 @@ GemmStatus GemmHandle::matmul(const GemmConfig &config, const GemmArgs &args,
               s.k,
               s.transA,
               s.transB,
+              int(config.inputType),
               int(config.outputType),
               int(config.epilogue),
               config.accumulate,

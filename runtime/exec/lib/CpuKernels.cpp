@@ -126,6 +126,71 @@ llvm::Error kernelError(const plan::Kernel &kernel,
       locationOf(kernel) + ": error: " + kernel.op() + ": " + message);
 }
 
+/// The inputs a kernel writes in place (docs/exec-dialect.md): the state it
+/// updates.
+llvm::SmallVector<unsigned, 3> writtenInputs(const plan::Kernel &kernel,
+                                             size_t numInputs) {
+  llvm::StringRef op = kernel.op();
+  if (op == "accumulate" || op == "zero")
+    return {0};
+  if (op == "adamw_update")
+    return {0, 2, 3};
+  if (op == "sgd_update")
+    return numInputs == 5 ? llvm::SmallVector<unsigned, 3>{0, 2}
+                          : llvm::SmallVector<unsigned, 3>{0};
+  return {};
+}
+
+/// Runs `run` with every BF16 buffer replaced by an f32 copy, then rounds
+/// the copies of the outputs and of the inputs the kernel writes back into
+/// their buffers. Inputs are copied before the kernel runs and outputs
+/// written after it, so an output may alias an input as in the f32 kernels.
+llvm::Error runOnF32Copies(const KernelInfo &info, const plan::Kernel &kernel,
+                           llvm::ArrayRef<BufferView> inputs,
+                           llvm::ArrayRef<BufferView> outputs, int numThreads) {
+  std::vector<std::vector<float>> copies;
+  auto widen = [&](const BufferView &view, bool read) {
+    BufferView f32 = view;
+    if (view.dtype != plan::BF16)
+      return f32;
+    int64_t n = numElements(view.shape);
+    std::vector<float> &copy = copies.emplace_back(n);
+    if (read) {
+      const uint16_t *bits = static_cast<const uint16_t *>(view.data);
+      parallelFor(threadsFor(numThreads, n), n, [&](int64_t b, int64_t e) {
+        for (int64_t j = b; j < e; ++j)
+          copy[j] = bf16ToFloat(bits[j]);
+      });
+    }
+    f32.data = copy.data();
+    f32.dtype = plan::F32;
+    return f32;
+  };
+  auto narrow = [&](const BufferView &f32, const BufferView &view) {
+    if (view.dtype != plan::BF16)
+      return;
+    const float *values = static_cast<const float *>(f32.data);
+    uint16_t *bits = static_cast<uint16_t *>(view.data);
+    int64_t n = numElements(view.shape);
+    parallelFor(threadsFor(numThreads, n), n, [&](int64_t b, int64_t e) {
+      for (int64_t j = b; j < e; ++j)
+        bits[j] = floatToBf16(values[j]);
+    });
+  };
+
+  llvm::SmallVector<BufferView, 8> in, out;
+  for (const BufferView &view : inputs)
+    in.push_back(widen(view, /*read=*/true));
+  for (const BufferView &view : outputs)
+    out.push_back(widen(view, /*read=*/false));
+  STRATA_RETURN_IF_ERROR(info.run(KernelCall(kernel, in, out, numThreads)));
+  for (unsigned i : writtenInputs(kernel, inputs.size()))
+    narrow(in[i], inputs[i]);
+  for (auto [f32, view] : llvm::zip_equal(out, outputs))
+    narrow(f32, view);
+  return llvm::Error::success();
+}
+
 std::string countString(int min, int max) {
   if (max == kVariadic)
     return "at least " + std::to_string(min);
@@ -175,11 +240,12 @@ llvm::Error strata::exec::runCpuKernel(const plan::Kernel &kernel,
   auto checkViews = [&](llvm::ArrayRef<BufferView> views,
                         llvm::StringRef what) -> llvm::Error {
     for (auto [i, view] : llvm::enumerate(views)) {
-      if (view.dtype != plan::F32 && view.dtype != plan::I32)
+      if (view.dtype != plan::F32 && view.dtype != plan::I32 &&
+          view.dtype != plan::BF16)
         return kernelError(kernel,
                            what + " " + llvm::Twine(i) + " is " +
                                runtime::planDTypeName(view.dtype) +
-                               "; the CPU backend supports f32 and i32");
+                               "; the CPU backend supports f32, bf16 and i32");
       for (int64_t d : view.shape)
         if (d < 0)
           return kernelError(kernel, what + " " + llvm::Twine(i) +
@@ -195,8 +261,14 @@ llvm::Error strata::exec::runCpuKernel(const plan::Kernel &kernel,
     return err;
   if (llvm::Error err = checkViews(outputs, "output"))
     return err;
-  return lookup(kernel.op())
-      ->run(KernelCall(kernel, inputs, outputs, numThreads));
+  const KernelInfo &info = *lookup(kernel.op());
+  // A reshape copies bytes of any dtype (nothing when the memory planner put
+  // its output over its input); converting would only cost two passes.
+  auto isBf16 = [](const BufferView &view) { return view.dtype == plan::BF16; };
+  if (kernel.op() != "reshape" &&
+      (llvm::any_of(inputs, isBf16) || llvm::any_of(outputs, isBf16)))
+    return runOnF32Copies(info, kernel, inputs, outputs, numThreads);
+  return info.run(KernelCall(kernel, inputs, outputs, numThreads));
 }
 
 //===----------------------------------------------------------------------===//

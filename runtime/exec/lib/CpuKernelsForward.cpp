@@ -8,6 +8,8 @@
 
 #include "CpuKernelsSupport.h"
 
+#include "strata/Runtime/PlanFile.h"
+
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -267,9 +269,11 @@ Error detail::runReshape(const KernelCall &c) {
   if (c.outCount(0) != c.inCount(0))
     return c.fail("cannot reshape " + shapeString(c.inShape(0)) + " to " +
                   shapeString(c.outShape(0)));
+  // In place (the memory planner's hint for an input that dies here) the
+  // reshape is a no-op.
   if (c.inCount(0) > 0 && c.inputs[0].data != c.outputs[0].data)
     std::memmove(c.outputs[0].data, c.inputs[0].data,
-                 c.inCount(0) * sizeof(float));
+                 c.inCount(0) * *runtime::planDTypeSize(c.inputs[0].dtype));
   return Error::success();
 }
 

@@ -9,14 +9,18 @@
 
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/Twine.h"
+#include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/MathExtras.h"
 
 #include <cassert>
 #include <cstring>
+#include <functional>
 
 using namespace strata;
 using namespace strata::exec;
 using llvm::Twine;
+
+Device::~Device() = default;
 
 llvm::Expected<Region> Region::allocate(uint64_t bytes, llvm::StringRef what) {
   Region region;
@@ -65,26 +69,40 @@ int64_t numElements(const plan::Buffer &buffer) {
 
 llvm::Expected<std::unique_ptr<Executor>>
 Executor::create(plan::Plan plan, std::string origin, ExecutorOptions options) {
-  if (llvm::Error err =
-          runtime::validatePlan(plan, origin, [](const plan::Kernel &kernel) {
-            return checkCpuKernel(kernel, kernel.inputs_size(),
-                                  kernel.outputs_size());
-          }))
+  Device *device = options.device.get();
+  // A fused kernel runs as one kernel where the backend can, and through its
+  // body otherwise: every kernel of the body must run on the backend.
+  std::function<llvm::Error(const plan::Kernel &)> check =
+      [&](const plan::Kernel &kernel) -> llvm::Error {
+    if (kernel.op() == "fused") {
+      for (const plan::Kernel &inner : kernel.body())
+        if (llvm::Error err = check(inner))
+          return err;
+      return llvm::Error::success();
+    }
+    if (device)
+      return device->checkKernel(kernel);
+    return checkCpuKernel(kernel, kernel.inputs_size(), kernel.outputs_size());
+  };
+  if (llvm::Error err = runtime::validatePlan(plan, origin, check))
     return std::move(err);
-  // The CPU kernels compute in f32 and i32 only.
+  // The kernels compute in f32 (reading and writing bf16 where a buffer is
+  // bf16) and i32.
   for (const plan::Buffer &buffer : plan.buffers())
-    if (buffer.dtype() != plan::F32 && buffer.dtype() != plan::I32)
+    if (buffer.dtype() != plan::F32 && buffer.dtype() != plan::BF16 &&
+        buffer.dtype() != plan::I32)
       return llvm::createStringError(
           origin + ": buffer " + Twine(buffer.id()) + " '" + buffer.name() +
           "' is " + runtime::planDTypeName(buffer.dtype()) +
-          "; the CPU executor computes in f32 and i32 only");
+          "; the executor computes in f32, bf16 and i32 only");
 
   uint64_t seed = options.seed.value_or(plan.seed());
-  std::unique_ptr<Executor> executor(new Executor(
-      std::move(plan), std::move(origin), std::max(1, options.numThreads)));
+  std::unique_ptr<Executor> executor(
+      new Executor(std::move(plan), std::move(origin),
+                   std::max(1, options.numThreads), options.device));
   const plan::Plan &p = executor->thePlan;
   for (const plan::Buffer &buffer : p.buffers())
-    if (buffer.role() != plan::TEMP)
+    if (buffer.role() != plan::TEMP && buffer.role() != plan::LOCAL)
       executor->byName[buffer.name()] = buffer.id();
 
   auto allocate = [&](Region &region, uint64_t bytes,
@@ -102,10 +120,21 @@ Executor::create(plan::Plan plan, std::string origin, ExecutorOptions options) {
   if (llvm::Error err =
           allocate(executor->inputs, p.input_bytes(), "input region"))
     return std::move(err);
-  if (llvm::Error err = allocate(executor->arena, p.arena_bytes(), "arena"))
-    return std::move(err);
+  // With a device the temporaries live there; the host sees only the
+  // programs' outputs, which the device copies back.
+  if (!device) {
+    if (llvm::Error err = allocate(executor->arena, p.arena_bytes(), "arena"))
+      return std::move(err);
+    if (llvm::Error err = allocate(executor->locals, p.local_bytes(),
+                                   "local scratch of the fused kernels"))
+      return std::move(err);
+  }
   if (llvm::Error err = executor->initialize(seed))
     return std::move(err);
+  if (device)
+    if (llvm::Error err = device->attach(*executor))
+      return llvm::createStringError(executor->planOrigin + ": " +
+                                     llvm::toString(std::move(err)));
   return executor;
 }
 
@@ -121,17 +150,53 @@ uint8_t *Executor::address(const plan::Buffer &buffer) const {
     return persistent.data() + buffer.offset();
   case plan::INPUT:
     return inputs.data() + buffer.offset();
+  case plan::LOCAL:
+    return locals.data() + buffer.offset();
   default:
     return arena.data() + buffer.offset();
   }
 }
 
+static bool isPersistent(const plan::Buffer &buffer) {
+  return buffer.role() == plan::PARAM || buffer.role() == plan::STATE;
+}
+
 llvm::MutableArrayRef<uint8_t> Executor::bytes(const plan::Buffer &buffer) {
+  if (theDevice && isPersistent(buffer)) {
+    assert(!hostStale && "syncHost() before touching params or states");
+    deviceStale = true;
+  }
+  if (theDevice && !isPersistent(buffer) && buffer.role() != plan::INPUT) {
+    llvm::ArrayRef<uint8_t> output = theDevice->outputBytes(buffer.id());
+    return {const_cast<uint8_t *>(output.data()), output.size()};
+  }
   return {address(buffer), size_t(buffer.size_bytes())};
 }
 
 llvm::ArrayRef<uint8_t> Executor::bytes(const plan::Buffer &buffer) const {
+  if (theDevice && isPersistent(buffer))
+    assert(!hostStale && "syncHost() before reading params or states");
+  if (theDevice && !isPersistent(buffer) && buffer.role() != plan::INPUT)
+    return theDevice->outputBytes(buffer.id());
   return {address(buffer), size_t(buffer.size_bytes())};
+}
+
+llvm::Error Executor::syncHost() const {
+  if (!theDevice || !hostStale)
+    return llvm::Error::success();
+  if (llvm::Error err =
+          theDevice->download({persistent.data(), size_t(persistent.size())}))
+    return llvm::createStringError(planOrigin + ": " +
+                                   llvm::toString(std::move(err)));
+  hostStale = false;
+  return llvm::Error::success();
+}
+
+/// syncHost() for the accessors that cannot return an error: a device that
+/// fails to copy memory back has failed beyond what a caller can handle.
+static void syncOrDie(const Executor &executor) {
+  if (llvm::Error err = executor.syncHost())
+    llvm::report_fatal_error(llvm::Twine(llvm::toString(std::move(err))));
 }
 
 void Executor::storeFloats(const plan::Buffer &buffer,
@@ -139,11 +204,17 @@ void Executor::storeFloats(const plan::Buffer &buffer,
   assert(buffer.dtype() == plan::F32 &&
          values.size() == size_t(numElements(buffer)) &&
          "storeFloats needs an f32 buffer of as many elements");
+  if (theDevice && isPersistent(buffer)) {
+    syncOrDie(*this);
+    deviceStale = true;
+  }
   std::memcpy(address(buffer), values.data(), values.size() * sizeof(float));
 }
 
 std::vector<float> Executor::loadFloats(const plan::Buffer &buffer) const {
   assert(buffer.dtype() == plan::F32 && "loadFloats needs an f32 buffer");
+  if (theDevice && isPersistent(buffer))
+    syncOrDie(*this);
   std::vector<float> values(numElements(buffer));
   std::memcpy(values.data(), address(buffer), values.size() * sizeof(float));
   return values;
@@ -151,6 +222,9 @@ std::vector<float> Executor::loadFloats(const plan::Buffer &buffer) const {
 
 llvm::Error Executor::initialize(uint64_t seed) {
   initSeed = seed;
+  // Everything is overwritten: the device's copy is replaced, not merged.
+  hostStale = false;
+  deviceStale = true;
   std::vector<float> values;
   for (const plan::Buffer &buffer : thePlan.buffers()) {
     if (buffer.role() == plan::STATE) {
@@ -168,22 +242,77 @@ llvm::Error Executor::initialize(uint64_t seed) {
             values.data(), int64_t(values.size())))
       return llvm::createStringError(planOrigin + ": " +
                                      llvm::toString(std::move(err)));
+    if (buffer.dtype() == plan::BF16) {
+      // A bf16 param (a model may declare one) starts from the f32 values
+      // rounded to nearest even.
+      llvm::MutableArrayRef<uint8_t> data = bytes(buffer);
+      for (size_t i = 0; i < values.size(); ++i) {
+        uint16_t bits = floatToBf16(values[i]);
+        std::memcpy(data.data() + 2 * i, &bits, sizeof(bits));
+      }
+      continue;
+    }
     storeFloats(buffer, values);
   }
   return llvm::Error::success();
 }
 
 llvm::Error Executor::run(const plan::Program &program, llvm::StringRef name) {
-  if (tracer && tracer->recording()) {
-    TraceScope scope(tracer, TraceKind::Program, name);
-    return runKernels<true>(program, name);
-  }
-  return runKernels<false>(program, name);
+  if (llvm::Error err = launch(program, name))
+    return err;
+  return wait();
 }
 
-template <bool Traced>
-llvm::Error Executor::runKernels(const plan::Program &program,
-                                 llvm::StringRef name) {
+llvm::Error Executor::stage() {
+  if (!theDevice)
+    return llvm::Error::success();
+  if (llvm::Error err =
+          theDevice->stage({inputs.data(), size_t(inputs.size())}))
+    return err;
+  staged = true;
+  return llvm::Error::success();
+}
+
+llvm::Error Executor::launch(const plan::Program &program,
+                             llvm::StringRef name) {
+  if (!theDevice) {
+    if (tracer && tracer->recording()) {
+      TraceScope scope(tracer, TraceKind::Program, name);
+      return runKernels<true>(program, name);
+    }
+    return runKernels<false>(program, name);
+  }
+  if (deviceStale) {
+    if (llvm::Error err =
+            theDevice->upload({persistent.data(), size_t(persistent.size())}))
+      return err;
+    deviceStale = false;
+  }
+  if (!staged)
+    if (llvm::Error err = stage())
+      return err;
+  staged = false;
+  // The program may write params and states.
+  hostStale = true;
+  // The program's trace event spans launch to wait; the device records its
+  // kernels inside it when wait() finds them done.
+  if (tracer && tracer->recording())
+    programEvent = tracer->begin(TraceKind::Program, name);
+  return theDevice->launch(program, name);
+}
+
+llvm::Error Executor::wait() {
+  if (!theDevice)
+    return llvm::Error::success();
+  llvm::Error err = theDevice->wait();
+  if (tracer && programEvent != ~size_t(0))
+    tracer->end(programEvent);
+  programEvent = ~size_t(0);
+  return err;
+}
+
+llvm::Error Executor::runKernelOnCpu(const plan::Kernel &kernel, int index,
+                                     llvm::StringRef program) {
   llvm::SmallVector<BufferView, 8> inputViews, outputViews;
   auto view = [&](int id) {
     const plan::Buffer &buffer = thePlan.buffers(id);
@@ -191,18 +320,49 @@ llvm::Error Executor::runKernels(const plan::Program &program,
                       llvm::ArrayRef<int64_t>(buffer.shape().data(),
                                               size_t(buffer.shape_size()))};
   };
-  for (int k = 0; k < program.kernels_size(); ++k) {
-    const plan::Kernel &kernel = program.kernels(k);
+  auto runOne = [&](const plan::Kernel &one) {
     inputViews.clear();
     outputViews.clear();
-    for (int id : kernel.inputs())
+    for (int id : one.inputs())
       inputViews.push_back(view(id));
-    for (int id : kernel.outputs())
+    for (int id : one.outputs())
       outputViews.push_back(view(id));
+    return runCpuKernel(one, inputViews, outputViews, threads);
+  };
+  llvm::Error err = llvm::Error::success();
+  if (kernel.op() == "fused") {
+    for (const plan::Kernel &inner : kernel.body())
+      if ((err = runOne(inner)))
+        break;
+  } else {
+    err = runOne(kernel);
+  }
+  if (!err)
+    return llvm::Error::success();
+  std::string message = llvm::toString(std::move(err));
+  std::string where = "program '" + program.str() + "', kernel " +
+                      std::to_string(index) + " '" + kernel.op() + "'";
+  if (kernel.op() == "fused" && kernel.attrs().count("kind"))
+    where += " (" + kernel.attrs().at("kind").s() + ")";
+  // The kernel's message names its source location already when the plan
+  // has one; otherwise the kernel's place in the plan is all there is to
+  // point at.
+  if (kernel.location().empty() ||
+      llvm::StringRef(message).find(kernel.location()) == llvm::StringRef::npos)
+    message =
+        (kernel.location().empty() ? "" : kernel.location() + ": ") + message;
+  return llvm::createStringError(message + " (" + where + ")");
+}
+
+template <bool Traced>
+llvm::Error Executor::runKernels(const plan::Program &program,
+                                 llvm::StringRef name) {
+  for (int k = 0; k < program.kernels_size(); ++k) {
+    const plan::Kernel &kernel = program.kernels(k);
     TraceRecorder::Clock::time_point start;
     if constexpr (Traced)
       start = TraceRecorder::Clock::now();
-    llvm::Error err = runCpuKernel(kernel, inputViews, outputViews, threads);
+    llvm::Error err = runKernelOnCpu(kernel, k, name);
     if constexpr (Traced) {
       uint64_t outputBytes = 0;
       for (int id : kernel.outputs())
@@ -210,20 +370,8 @@ llvm::Error Executor::runKernels(const plan::Program &program,
       tracer->kernel(kernel, k, start, TraceRecorder::Clock::now(),
                      outputBytes);
     }
-    if (err) {
-      std::string message = llvm::toString(std::move(err));
-      std::string where = "program '" + name.str() + "', kernel " +
-                          std::to_string(k) + " '" + kernel.op() + "'";
-      // The kernel's message names its source location already when the
-      // plan has one; otherwise the kernel's place in the plan is all there
-      // is to point at.
-      if (kernel.location().empty() ||
-          llvm::StringRef(message).find(kernel.location()) ==
-              llvm::StringRef::npos)
-        message = (kernel.location().empty() ? "" : kernel.location() + ": ") +
-                  message;
-      return llvm::createStringError(message + " (" + where + ")");
-    }
+    if (err)
+      return err;
   }
   return llvm::Error::success();
 }

@@ -27,6 +27,8 @@ llvm::StringRef exec::traceKindName(TraceKind kind) {
     return "data";
   case TraceKind::Checkpoint:
     return "checkpoint";
+  case TraceKind::Copy:
+    return "copy";
   }
   return "event";
 }
@@ -95,6 +97,21 @@ void TraceRecorder::kernel(const plan::Kernel &kernel, int index,
   event.startNs = sinceOrigin(start);
   event.durationNs = sinceOrigin(end) - event.startNs;
   event.outputBytes = outputBytes;
+  recorded.push_back(event);
+}
+
+void TraceRecorder::copy(llvm::StringRef name, Clock::time_point start,
+                         Clock::time_point end, uint64_t bytes) {
+  if (!reserve())
+    return;
+  TraceEvent event;
+  event.kind = TraceKind::Copy;
+  event.name = intern(name);
+  event.step = currentStep;
+  event.micro = currentMicro;
+  event.startNs = sinceOrigin(start);
+  event.durationNs = sinceOrigin(end) - event.startNs;
+  event.outputBytes = bytes;
   recorded.push_back(event);
 }
 

@@ -189,6 +189,9 @@ uint64_t Trainer::tokensPerStep() const {
 }
 
 uint64_t Trainer::dataPosition() const {
+  // A micro-batch read ahead of its step is not consumed yet.
+  if (prepared)
+    return preparedFrom;
   return loader ? loader->position() : 0;
 }
 
@@ -236,6 +239,26 @@ llvm::Error Trainer::fillInput(const InputSlot &slot, int64_t step, int micro) {
   return llvm::Error::success();
 }
 
+llvm::Error Trainer::prepareMicro(int64_t step, int micro) {
+  const plan::Plan &plan = executor.plan();
+  TraceScope dataEvent(executor.trace(), TraceKind::Data, "data");
+  preparedFrom = dataPosition();
+  if (loader)
+    loader->next(batch->inputs, batch->targets);
+  for (const InputSlot &slot : gradInputs) {
+    if (llvm::Error err = fillInput(slot, step, micro))
+      return err;
+    if (options.onInput) {
+      const plan::Buffer &buffer = plan.buffers(slot.id);
+      options.onInput(step, micro, buffer, executor.bytes(buffer));
+    }
+  }
+  if (llvm::Error err = executor.stage())
+    return err;
+  prepared = {step, micro};
+  return llvm::Error::success();
+}
+
 llvm::Expected<StepResult> Trainer::step() {
   auto start = std::chrono::steady_clock::now();
   const plan::Plan &plan = executor.plan();
@@ -247,26 +270,28 @@ llvm::Expected<StepResult> Trainer::step() {
   TraceScope stepEvent(trace, TraceKind::Step,
                        trace ? "step " + std::to_string(result.step) : "");
   const plan::Buffer &lossBuffer = plan.buffers(plan.grad().outputs(0));
+  // On a device, the next micro-batch is read and staged while the current
+  // one computes; on the CPU there is nothing to overlap with.
+  bool prefetch = executor.device() != nullptr;
+  auto stepError = [&](llvm::Error err) {
+    return llvm::createStringError("step " + Twine(result.step) + ": " +
+                                   llvm::toString(std::move(err)));
+  };
   double lossSum = 0;
   for (int micro = 0; micro < plan.accumulate(); ++micro) {
     if (trace)
       trace->setMicro(micro);
-    {
-      TraceScope dataEvent(trace, TraceKind::Data, "data");
-      if (loader)
-        loader->next(batch->inputs, batch->targets);
-      for (const InputSlot &slot : gradInputs) {
-        if (llvm::Error err = fillInput(slot, result.step, micro))
-          return std::move(err);
-        if (options.onInput) {
-          const plan::Buffer &buffer = plan.buffers(slot.id);
-          options.onInput(result.step, micro, buffer, executor.bytes(buffer));
-        }
-      }
-    }
-    if (llvm::Error err = executor.run(plan.grad(), "grad"))
-      return llvm::createStringError("step " + Twine(result.step) + ": " +
-                                     llvm::toString(std::move(err)));
+    if (prepared != std::make_pair(result.step, micro))
+      if (llvm::Error err = prepareMicro(result.step, micro))
+        return std::move(err);
+    prepared.reset();
+    if (llvm::Error err = executor.launch(plan.grad(), "grad"))
+      return stepError(std::move(err));
+    if (prefetch && micro + 1 < plan.accumulate())
+      if (llvm::Error err = prepareMicro(result.step, micro + 1))
+        return std::move(err);
+    if (llvm::Error err = executor.wait())
+      return stepError(std::move(err));
     float loss;
     std::memcpy(&loss, executor.bytes(lossBuffer).data(), sizeof(loss));
     if (!std::isfinite(loss)) {
@@ -288,9 +313,15 @@ llvm::Expected<StepResult> Trainer::step() {
   for (const InputSlot &slot : applyInputs)
     if (llvm::Error err = fillInput(slot, result.step, 0))
       return std::move(err);
-  if (llvm::Error err = executor.run(plan.apply(), "apply"))
-    return llvm::createStringError("step " + Twine(result.step) + ": " +
-                                   llvm::toString(std::move(err)));
+  if (llvm::Error err = executor.stage())
+    return std::move(err);
+  if (llvm::Error err = executor.launch(plan.apply(), "apply"))
+    return stepError(std::move(err));
+  if (prefetch)
+    if (llvm::Error err = prepareMicro(result.step + 1, 0))
+      return std::move(err);
+  if (llvm::Error err = executor.wait())
+    return stepError(std::move(err));
   completedSteps = result.step;
   result.loss = lossSum / plan.accumulate();
   const plan::Optimizer &optimizer = plan.optimizer();
@@ -335,6 +366,8 @@ Trainer::train(int64_t lastStep,
 
 llvm::Error Trainer::saveCheckpoint(llvm::StringRef path) const {
   const plan::Plan &plan = executor.plan();
+  if (llvm::Error err = executor.syncHost())
+    return err;
   std::vector<runtime::TensorRef> tensors;
   for (const plan::Buffer &buffer : plan.buffers()) {
     if (buffer.role() != plan::PARAM && buffer.role() != plan::STATE)
@@ -402,9 +435,12 @@ llvm::Error Trainer::resume(llvm::StringRef path) {
       return fail("it was written by a run with seed " + *seed +
                   ", this run has seed " + Twine(options.seed) +
                   " (its synthetic data would differ)");
+  if (llvm::Error err = executor.syncHost())
+    return fail(llvm::toString(std::move(err)));
   if (loader)
     if (llvm::Error err = loader->setPosition(*position))
       return fail(llvm::toString(std::move(err)));
+  prepared.reset();
 
   for (const plan::Buffer &buffer : plan.buffers()) {
     if (buffer.role() != plan::PARAM && buffer.role() != plan::STATE)

@@ -1,5 +1,6 @@
 // RUN: strata-opt %s --strata-memory-plan --split-input-file | FileCheck %s
 // RUN: strata-opt %s --strata-memory-plan=print-summary --split-input-file 2>&1 >/dev/null | FileCheck %s --check-prefix=SUMMARY
+// RUN: strata-opt %s --strata-memory-plan=in-place=false --split-input-file | FileCheck %s --check-prefix=NOINPLACE
 
 exec.global @w : memref<4x8xf32> param normal(0.0, 0.02)
 
@@ -66,4 +67,33 @@ func.func @reuse(%x: memref<16x8xf32>, %w: memref<8x8xf32>) -> memref<f32> {
   %n = exec.alloc : memref<f32>
   exec.kernel "global_norm"(%s) outs(%n) : (memref<16x8xf32>) -> memref<f32>
   return %n : memref<f32>
+}
+
+// -----
+
+// A reshape writes over an input that dies at it, so that it copies nothing:
+// %b takes the bytes of %a. %b is read again after the second reshape, which
+// therefore gets bytes of its own; the neg, where %b dies, writes over it.
+// Without in-place hints every temporary has its own bytes while it lives.
+// CHECK-LABEL: func.func @reshape_in_place
+// CHECK-SAME: exec.arena_bytes = 128 : i64, exec.lower_bound_bytes = 128 : i64
+// NOINPLACE-LABEL: func.func @reshape_in_place
+// NOINPLACE-SAME: exec.arena_bytes = 192 : i64
+func.func @reshape_in_place(%x: memref<2x8xf32>) -> (memref<4x4xf32>, memref<16xf32>) {
+  // CHECK: exec.alloc offset = [[A:[0-9]+]] : memref<2x8xf32>
+  %a = exec.alloc : memref<2x8xf32>
+  exec.kernel "exp"(%x) outs(%a) : (memref<2x8xf32>) -> memref<2x8xf32>
+  // CHECK: exec.alloc offset = [[A]] : memref<16xf32>
+  // CHECK-NEXT: exec.kernel "reshape"
+  %b = exec.alloc : memref<16xf32>
+  exec.kernel "reshape"(%a) outs(%b) : (memref<2x8xf32>) -> memref<16xf32>
+  // CHECK-NOT: offset = [[A]] :
+  // CHECK: exec.kernel "reshape"
+  %c = exec.alloc : memref<4x4xf32>
+  exec.kernel "reshape"(%b) outs(%c) : (memref<16xf32>) -> memref<4x4xf32>
+  // CHECK: exec.alloc offset = [[A]] : memref<16xf32>
+  // CHECK-NEXT: exec.kernel "neg"
+  %d = exec.alloc : memref<16xf32>
+  exec.kernel "neg"(%b) outs(%d) : (memref<16xf32>) -> memref<16xf32>
+  return %c, %d : memref<4x4xf32>, memref<16xf32>
 }

@@ -190,8 +190,9 @@ TEST_P(GemmTest, MatchesCpuReference) {
   args.c = dC.get();
 
   std::vector<float> bias, aux, wantAux, wantBiasGrad;
-  bool usesBias =
-      epilogue == GemmEpilogue::Bias || epilogue == GemmEpilogue::BiasGelu;
+  bool usesBias = epilogue == GemmEpilogue::Bias ||
+                  epilogue == GemmEpilogue::BiasGelu ||
+                  epilogue == GemmEpilogue::BiasGeluNoAux;
   bool usesAux = epilogue == GemmEpilogue::BiasGelu ||
                  epilogue == GemmEpilogue::DGelu ||
                  epilogue == GemmEpilogue::DGeluBiasGrad;
@@ -212,10 +213,11 @@ TEST_P(GemmTest, MatchesCpuReference) {
     break;
   case GemmEpilogue::Bias:
   case GemmEpilogue::BiasGelu:
+  case GemmEpilogue::BiasGeluNoAux:
     for (int64_t r = 0; r < s.batch * s.m; ++r)
       for (int64_t n = 0; n < s.n; ++n)
         want[r * s.n + n] += bias[n];
-    if (epilogue == GemmEpilogue::BiasGelu) {
+    if (epilogue != GemmEpilogue::Bias) {
       wantAux = want;
       cpu::geluForward(want.data(), wantAux.data(), cn,
                        cpu::GeluApproximation::Tanh);
@@ -308,6 +310,9 @@ INSTANTIATE_TEST_SUITE_P(
              GemmEpilogue::BiasGelu},
         Case{"BiasGeluBatch2x64x96x48", makeShape(2, 64, 96, 48, false, false),
              GemmOutputType::BF16, GemmEpilogue::BiasGelu},
+        Case{"BiasGeluNoAux130x203x72",
+             makeShape(1, 130, 203, 72, false, false), GemmOutputType::F32,
+             GemmEpilogue::BiasGeluNoAux},
         Case{"DGelu150x200x88TransB", makeShape(1, 150, 200, 88, false, true),
              GemmOutputType::BF16, GemmEpilogue::DGelu},
         Case{"DGeluBiasGrad150x200x88TransB",

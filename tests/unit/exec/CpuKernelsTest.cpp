@@ -22,16 +22,18 @@ using namespace strata::exec;
 
 namespace {
 
-/// A test buffer: f32 or i32 storage plus a shape.
+/// A test buffer: f32, i32 or bf16 storage plus a shape.
 struct Buf {
   plan::DType dtype = plan::F32;
   std::vector<int64_t> shape;
   std::vector<float> f;
   std::vector<int32_t> i;
+  std::vector<uint16_t> h;
 
   BufferView view() {
-    void *data = dtype == plan::I32 ? static_cast<void *>(i.data())
-                                    : static_cast<void *>(f.data());
+    void *data = dtype == plan::I32    ? static_cast<void *>(i.data())
+                 : dtype == plan::BF16 ? static_cast<void *>(h.data())
+                                       : static_cast<void *>(f.data());
     return {data, dtype, shape};
   }
   int64_t size() const {
@@ -43,26 +45,26 @@ struct Buf {
 };
 
 Buf floats(std::vector<int64_t> shape, std::vector<float> values) {
-  Buf b{plan::F32, std::move(shape), std::move(values), {}};
+  Buf b{plan::F32, std::move(shape), std::move(values), {}, {}};
   EXPECT_EQ(int64_t(b.f.size()), b.size());
   return b;
 }
 
 Buf ints(std::vector<int64_t> shape, std::vector<int32_t> values) {
-  Buf b{plan::I32, std::move(shape), {}, std::move(values)};
+  Buf b{plan::I32, std::move(shape), {}, std::move(values), {}};
   EXPECT_EQ(int64_t(b.i.size()), b.size());
   return b;
 }
 
 /// Output buffers start poisoned so that an unwritten element shows.
 Buf floatOut(std::vector<int64_t> shape) {
-  Buf b{plan::F32, std::move(shape), {}, {}};
+  Buf b{plan::F32, std::move(shape), {}, {}, {}};
   b.f.assign(b.size(), std::numeric_limits<float>::quiet_NaN());
   return b;
 }
 
 Buf intOut(std::vector<int64_t> shape) {
-  Buf b{plan::I32, std::move(shape), {}, {}};
+  Buf b{plan::I32, std::move(shape), {}, {}, {}};
   b.i.assign(b.size(), -12345);
   return b;
 }
@@ -897,10 +899,10 @@ TEST(CpuKernelsTest, UnknownKernelAndWrongCounts) {
 TEST(CpuKernelsTest, WrongDTypes) {
   Buf x = floats({2}, {1, 2});
   Buf half = floats({2}, {1, 2});
-  half.dtype = plan::BF16;
+  half.dtype = plan::F16;
   Buf out = floatOut({2});
   EXPECT_ERROR(run(KernelBuilder("exp"), {&half}, {&out}),
-               "input 0 is bf16; the CPU backend supports f32 and i32");
+               "input 0 is f16; the CPU backend supports f32, bf16 and i32");
   Buf iout = intOut({2});
   EXPECT_ERROR(run(KernelBuilder("exp"), {&x}, {&iout}),
                "exp: output 0 must be f32, got i32");
@@ -909,6 +911,183 @@ TEST(CpuKernelsTest, WrongDTypes) {
                "input 0 must be f32, got i32");
   EXPECT_ERROR(run(KernelBuilder("softmax").s("axis", "0"), {&x}, {&out}),
                "attribute 'axis' must be an integer");
+}
+
+//===----------------------------------------------------------------------===//
+// bf16 buffers
+//===----------------------------------------------------------------------===//
+
+/// A bf16 buffer holding `values` rounded to bf16.
+Buf bf16s(std::vector<int64_t> shape, const std::vector<float> &values) {
+  Buf b{plan::BF16, std::move(shape), {}, {}, {}};
+  EXPECT_EQ(int64_t(values.size()), b.size());
+  for (float v : values)
+    b.h.push_back(floatToBf16(v));
+  return b;
+}
+
+/// A bf16 output buffer poisoned with NaN.
+Buf bf16Out(std::vector<int64_t> shape) {
+  Buf b{plan::BF16, std::move(shape), {}, {}, {}};
+  b.h.assign(b.size(), 0x7fc0);
+  return b;
+}
+
+std::vector<float> valuesOf(const Buf &b) {
+  std::vector<float> values;
+  for (uint16_t bits : b.h)
+    values.push_back(bf16ToFloat(bits));
+  return values;
+}
+
+/// `values` rounded to bf16 and back.
+std::vector<float> roundedToBf16(const std::vector<float> &values) {
+  std::vector<float> rounded;
+  for (float v : values)
+    rounded.push_back(bf16ToFloat(floatToBf16(v)));
+  return rounded;
+}
+
+TEST(CpuKernelsTest, Bf16RoundsToNearestEven) {
+  EXPECT_EQ(floatToBf16(1.0f), 0x3f80);
+  EXPECT_EQ(bf16ToFloat(0x3f80), 1.0f);
+  // 1 + 2^-8 lies halfway between 1 (even) and 1 + 2^-7 (odd).
+  EXPECT_EQ(floatToBf16(1.0f + 0x1p-8f), 0x3f80);
+  // 1 + 3 * 2^-8 lies halfway between 1 + 2^-7 (odd) and 1 + 2^-6 (even).
+  EXPECT_EQ(floatToBf16(1.0f + 3 * 0x1p-8f), 0x3f82);
+  EXPECT_EQ(floatToBf16(1.0f + 0x1p-8f + 0x1p-20f), 0x3f81);
+  EXPECT_EQ(floatToBf16(-2.0f), 0xc000);
+  EXPECT_EQ(floatToBf16(-0.0f), 0x8000);
+  EXPECT_EQ(floatToBf16(std::numeric_limits<float>::infinity()), 0x7f80);
+  // The largest f32 is nearer 2^128 than the largest bf16: infinity.
+  EXPECT_EQ(floatToBf16(std::numeric_limits<float>::max()), 0x7f80);
+  EXPECT_TRUE(std::isnan(
+      bf16ToFloat(floatToBf16(std::numeric_limits<float>::quiet_NaN()))));
+  EXPECT_TRUE(std::isnan(bf16ToFloat(floatToBf16(-std::nanf("")))));
+}
+
+TEST(CpuKernelsTest, CastBetweenF32Bf16AndI32) {
+  Buf x = floats({4}, {1.0f + 0x1p-8f, -3.14159f, 257.0f, 1e-3f});
+  Buf h = bf16Out({4});
+  EXPECT_OK(run(KernelBuilder("cast"), {&x}, {&h}));
+  EXPECT_EQ(valuesOf(h), roundedToBf16(x.f));
+  EXPECT_EQ(valuesOf(h)[0], 1.0f);
+  Buf back = floatOut({4});
+  EXPECT_OK(run(KernelBuilder("cast"), {&h}, {&back}));
+  EXPECT_EQ(back.f, valuesOf(h));
+
+  Buf i = ints({3}, {257, -7, 1 << 20});
+  Buf hi = bf16Out({3});
+  EXPECT_OK(run(KernelBuilder("cast"), {&i}, {&hi}));
+  EXPECT_EQ(valuesOf(hi), (std::vector<float>{256, -7, float(1 << 20)}));
+  Buf io = intOut({3});
+  EXPECT_OK(run(KernelBuilder("cast"), {&hi}, {&io}));
+  EXPECT_EQ(io.i, (std::vector<int32_t>{256, -7, 1 << 20}));
+}
+
+// A kernel with bf16 buffers computes what the f32 kernel computes on the
+// bf16 values, rounded once at the end.
+TEST(CpuKernelsTest, Bf16BuffersRunTheF32Kernel) {
+  std::mt19937 rng(11);
+  Buf a = randomFloats(rng, {2, 3, 4}), b = randomFloats(rng, {4, 5});
+  Buf ah = bf16s(a.shape, a.f), bh = bf16s(b.shape, b.f);
+  Buf a32 = floats(a.shape, valuesOf(ah)), b32 = floats(b.shape, valuesOf(bh));
+  Buf want = floatOut({2, 3, 5});
+  EXPECT_OK(run(KernelBuilder("matmul"), {&a32, &b32}, {&want}));
+
+  Buf out = bf16Out({2, 3, 5});
+  EXPECT_OK(run(KernelBuilder("matmul"), {&ah, &bh}, {&out}, 2));
+  EXPECT_EQ(valuesOf(out), roundedToBf16(want.f));
+  // Mixed: bf16 operands, an f32 result (no rounding).
+  Buf wide = floatOut({2, 3, 5});
+  EXPECT_OK(run(KernelBuilder("matmul"), {&ah, &bh}, {&wide}));
+  EXPECT_EQ(wide.f, want.f);
+
+  // Checks still see the shapes and report as for f32.
+  Buf wrong = bf16Out({2, 3, 4});
+  EXPECT_ERROR(run(KernelBuilder("matmul"), {&ah, &bh}, {&wrong}),
+               "output 0 has shape [2, 3, 4]");
+  // The reductions read bf16 and accumulate in f32.
+  Buf sum = floatOut({2});
+  EXPECT_OK(run(KernelBuilder("reduce").s("kind", "sum").ints("axes", {1, 2}),
+                {&ah}, {&sum}));
+  for (int batch = 0; batch < 2; ++batch) {
+    float expected = 0;
+    for (int j = 0; j < 12; ++j)
+      expected += a32.f[batch * 12 + j];
+    EXPECT_NEAR(sum.f[batch], expected, 1e-5);
+  }
+}
+
+TEST(CpuKernelsTest, Bf16OutputMayAliasItsInput) {
+  Buf x = bf16s({3}, {1.5f, -2.0f, 0.25f}), y = bf16s({3}, {0.5f, 1.0f, 4.0f});
+  BufferView xv = x.view(), yv = y.view();
+  EXPECT_OK(runCpuKernel(KernelBuilder("add"), {xv, yv}, {xv}, 1));
+  EXPECT_EQ(valuesOf(x), (std::vector<float>{2.0f, -1.0f, 4.25f}));
+}
+
+// strata-memory-plan puts a reshape's output over an input that dies at it:
+// the reshape then leaves the bytes as they are. A bf16 reshape copies bits,
+// NaN payloads included, without a round trip through f32.
+TEST(CpuKernelsTest, ReshapeInPlaceAndOfBf16CopiesBits) {
+  std::vector<int64_t> flat = {6}, flatH = {4};
+  Buf x = floats({2, 3}, {0, 1, 2, 3, 4, 5});
+  BufferView in = x.view(), out = {in.data, plan::F32, flat};
+  EXPECT_OK(runCpuKernel(KernelBuilder("reshape"), {in}, {out}, 1));
+  EXPECT_EQ(x.f, (std::vector<float>{0, 1, 2, 3, 4, 5}));
+
+  Buf h = bf16s({2, 2}, {1.0f, -3.5f, 0.0f, 2.0f});
+  h.h[2] = 0x7fc1; // A NaN whose payload a conversion could drop.
+  std::vector<uint16_t> bits = h.h;
+  Buf r = bf16Out({4});
+  EXPECT_OK(run(KernelBuilder("reshape"), {&h}, {&r}));
+  EXPECT_EQ(r.h, bits);
+  BufferView hv = h.view(), same = {hv.data, plan::BF16, flatH};
+  EXPECT_OK(runCpuKernel(KernelBuilder("reshape"), {hv}, {same}, 1));
+  EXPECT_EQ(h.h, bits);
+}
+
+// The cross_entropy group's gradient may lie over its logits
+// (docs/memory-plan.md): written in place, it equals the gradient written
+// elsewhere, in f32 and in bf16, on one thread and on several.
+TEST(CpuKernelsTest, CrossEntropyGradMayOverwriteItsLogits) {
+  std::mt19937 rng(12);
+  constexpr int64_t kRows = 64, kVocab = 2048;
+  Buf logits = randomFloats(rng, {kRows, kVocab}, -4.0f, 4.0f);
+  std::vector<int32_t> labels(kRows);
+  for (int32_t &label : labels)
+    label = int32_t(rng() % kVocab);
+  Buf targets = ints({kRows}, labels), dloss = floats({}, {0.75f});
+  for (int threads : {1, 4}) {
+    SCOPED_TRACE(threads);
+    Buf want = floatOut({kRows, kVocab});
+    EXPECT_OK(run(KernelBuilder("cross_entropy_grad"),
+                  {&logits, &targets, &dloss}, {&want}, threads));
+    Buf inPlace = logits;
+    BufferView view = inPlace.view();
+    EXPECT_OK(runCpuKernel(KernelBuilder("cross_entropy_grad"),
+                           {view, targets.view(), dloss.view()}, {view},
+                           threads));
+    EXPECT_EQ(inPlace.f, want.f);
+
+    Buf h = bf16s(logits.shape, logits.f);
+    Buf wantH = bf16Out({kRows, kVocab});
+    EXPECT_OK(run(KernelBuilder("cross_entropy_grad"), {&h, &targets, &dloss},
+                  {&wantH}, threads));
+    BufferView hv = h.view();
+    EXPECT_OK(runCpuKernel(KernelBuilder("cross_entropy_grad"),
+                           {hv, targets.view(), dloss.view()}, {hv}, threads));
+    EXPECT_EQ(h.h, wantH.h);
+  }
+}
+
+TEST(CpuKernelsTest, Bf16StateIsUpdatedInPlace) {
+  Buf target = bf16s({2}, {1.0f, 256.0f}), value = floats({2}, {0.5f, 1.0f});
+  EXPECT_OK(run(KernelBuilder("accumulate"), {&target, &value}, {}));
+  // 256 + 1 rounds to 256 (even) in bf16.
+  EXPECT_EQ(valuesOf(target), (std::vector<float>{1.5f, 256.0f}));
+  EXPECT_OK(run(KernelBuilder("zero"), {&target}, {}));
+  EXPECT_EQ(valuesOf(target), (std::vector<float>{0.0f, 0.0f}));
 }
 
 TEST(CpuKernelsTest, UnknownLocationIsSaid) {

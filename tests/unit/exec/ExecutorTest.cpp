@@ -192,10 +192,10 @@ TEST(Executor, RejectsPlansTheCpuCannotRun) {
   expectMessage(createError(plan), {"kernel 1 'matmul'"});
 
   plan = linearModelPlan();
-  plan.mutable_buffers(0)->set_dtype(plan::BF16);
+  plan.mutable_buffers(0)->set_dtype(plan::F16);
   plan.mutable_buffers(0)->set_size_bytes(16 * 16 * 2);
-  expectMessage(createError(plan), {"plan 'test'", "buffer 0 'w' is bf16",
-                                    "computes in f32 and i32 only"});
+  expectMessage(createError(plan), {"plan 'test'", "buffer 0 'w' is f16",
+                                    "computes in f32, bf16 and i32 only"});
 
   plan = linearModelPlan();
   plan.mutable_buffers(1)->set_id(4);

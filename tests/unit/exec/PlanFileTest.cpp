@@ -125,9 +125,12 @@ TEST(PlanFile, BadMagic) {
 TEST(PlanFile, OtherVersion) {
   ScratchDir dir;
   std::string bytes = encoded(linearModelPlan());
-  llvm::support::endian::write32le(&bytes[8], 2);
+  llvm::support::endian::write32le(&bytes[8], 3);
   expectMessage(readError(dir, bytes),
-                {"bad.plan", "version 2", "only version 1"});
+                {"bad.plan", "version 3", "reads versions 1 to 2"});
+  llvm::support::endian::write32le(&bytes[8], 0);
+  expectMessage(readError(dir, bytes),
+                {"bad.plan", "version 0", "reads versions 1 to 2"});
 
   // A header that agrees with the reader but a payload of another version.
   plan::Plan plan = linearModelPlan();
@@ -335,7 +338,10 @@ TEST(ValidatePlan, CorruptionsAreNamed) {
       {"two outputs",
        [](plan::Plan &p) { p.mutable_grad()->add_outputs(idOf(p, "db")); },
        {"program 'grad' returns 2 buffers"}},
-      {"version", [](plan::Plan &p) { p.set_version(2); }, {"plan version 2"}},
+      {"version", [](plan::Plan &p) { p.set_version(3); }, {"plan version 3"}},
+      {"v1 local bytes",
+       [](plan::Plan &p) { p.set_local_bytes(64); },
+       {"a version 1 plan has no CUDA code and no local scratch region"}},
   };
   for (const Corruption &corruption : corruptions) {
     SCOPED_TRACE(corruption.what);
@@ -358,6 +364,189 @@ TEST(ValidatePlan, KernelCheckNamesTheKernel) {
   expectMessage(errorMessage(validatePlan(plan, "p", check)),
                 {"p: program 'grad', kernel 9 'reduce' at test.sg:10:3: "
                  "unknown kernel 'reduce'"});
+}
+
+//===----------------------------------------------------------------------===//
+// Version 2: fused kernels, LOCAL buffers, the plan's CUDA code
+//===----------------------------------------------------------------------===//
+
+/// The linear model with its logits (matmul + bias) as one fused kernel whose
+/// intermediate is a LOCAL buffer, as exportPlan writes a strata-fuse group.
+plan::Plan fusedPlan() {
+  plan::Plan plan = linearModelPlan();
+  plan.set_version(2);
+  plan::Program &grad = *plan.mutable_grad();
+  int mm = grad.kernels(1).outputs(0);
+  plan::Buffer &local = *plan.mutable_buffers(mm);
+  local.set_role(plan::LOCAL);
+  local.set_offset(0);
+  plan.set_local_bytes(local.size_bytes());
+  plan::Kernel fused;
+  fused.set_op("fused");
+  fused.set_location(grad.kernels(1).location());
+  (*fused.mutable_attrs())["kind"].set_s("matmul_bias");
+  *fused.add_body() = grad.kernels(1);
+  *fused.add_body() = grad.kernels(2);
+  for (int id : grad.kernels(1).inputs())
+    fused.add_inputs(id);
+  fused.add_inputs(grad.kernels(2).inputs(1));
+  fused.add_outputs(grad.kernels(2).outputs(0));
+  fused.add_locals(mm);
+  google::protobuf::RepeatedPtrField<plan::Kernel> kernels;
+  for (int k = 0; k < grad.kernels_size(); ++k) {
+    if (k == 1)
+      *kernels.Add() = fused;
+    else if (k != 2)
+      *kernels.Add() = grad.kernels(k);
+  }
+  grad.mutable_kernels()->Swap(&kernels);
+  return plan;
+}
+
+plan::Kernel &fusedKernel(plan::Plan &plan) {
+  return *plan.mutable_grad()->mutable_kernels(1);
+}
+
+/// Makes the fused kernel an elementwise group running `function` of the
+/// plan's CUDA source (the kind is not checked against the body here).
+void makeElementwise(plan::Plan &plan, const std::string &function) {
+  auto &attrs = *fusedKernel(plan).mutable_attrs();
+  attrs["kind"].set_s("elementwise");
+  attrs["function"].set_s(function);
+  attrs["elements"].set_i(16);
+  plan.mutable_cuda()->set_arch("sm_90a");
+  plan.mutable_cuda()->set_source("extern \"C\" __global__ void " + function +
+                                  "(const float *in0, float *out0, long long "
+                                  "n) {}\n");
+}
+
+TEST(PlanFile, FusedPlanRoundTrip) {
+  ScratchDir dir;
+  plan::Plan plan = fusedPlan();
+  makeElementwise(plan, "strata_elementwise_0");
+  plan.mutable_cuda()->set_cubin(std::string({'\x7f', 'E', 'L', 'F', '\0', 1}));
+  plan.mutable_cuda()->set_compiler("nvrtc 13.0");
+  std::string path = dir.file("fused.plan");
+  ASSERT_EQ(errorMessage(writePlanFile(path, plan)), "");
+  llvm::Expected<plan::Plan> back = readPlanFile(path);
+  ASSERT_TRUE(bool(back)) << llvm::toString(back.takeError());
+  EXPECT_EQ(text(*back), text(plan));
+  EXPECT_EQ(back->grad().kernels(1).body_size(), 2);
+  EXPECT_EQ(back->cuda().cubin().size(), 6u);
+}
+
+TEST(ValidatePlan, TheFusedPlanIsValid) {
+  EXPECT_EQ(errorMessage(validatePlan(fusedPlan(), "p")), "");
+  plan::Plan plan = fusedPlan();
+  makeElementwise(plan, "strata_elementwise_0");
+  EXPECT_EQ(errorMessage(validatePlan(plan, "p")), "");
+}
+
+TEST(ValidatePlan, FusedCorruptionsAreNamed) {
+  const Corruption corruptions[] = {
+      {"version 1",
+       [](plan::Plan &p) { p.set_version(1); },
+       {"is a LOCAL buffer, which a version 1 plan cannot have"}},
+      {"empty body",
+       [](plan::Plan &p) { fusedKernel(p).clear_body(); },
+       {"kernel 1 'fused' at test.sg:2:3 has an empty body"}},
+      {"no kind",
+       [](plan::Plan &p) { fusedKernel(p).mutable_attrs()->erase("kind"); },
+       {"has no 'kind'"}},
+      {"unknown kind",
+       [](plan::Plan &p) {
+         (*fusedKernel(p).mutable_attrs())["kind"].set_s("conv");
+       },
+       {"has unknown kind 'conv'"}},
+      {"foreign buffer",
+       [](plan::Plan &p) {
+         fusedKernel(p).mutable_body(1)->set_inputs(1, idOf(p, "b.grad"));
+       },
+       {"body kernel 1 'add': input 1 is buffer",
+        "neither an input, an output nor a local of the fused kernel"}},
+      {"local of another role",
+       [](plan::Plan &p) { fusedKernel(p).add_locals(idOf(p, "loss")); },
+       {"local 1 temp buffer", "is not a LOCAL buffer"}},
+      {"missing local",
+       [](plan::Plan &p) { fusedKernel(p).set_locals(0, 999); },
+       {"local 0 is buffer 999, which does not exist"}},
+      {"local outside",
+       [](plan::Plan &p) { p.set_local_bytes(4); },
+       {"local buffer", "outside the local scratch region of 4 bytes"}},
+      {"nested",
+       [](plan::Plan &p) { fusedKernel(p).mutable_body(1)->set_op("fused"); },
+       {"body kernel 1 'fused' is itself fused; fused kernels do not nest"}},
+      {"local outside its group",
+       [](plan::Plan &p) {
+         int local = fusedKernel(p).locals(0);
+         p.mutable_grad()->mutable_kernels(0)->set_outputs(0, local);
+       },
+       {"kernel 0 'one_hot'", "is a LOCAL buffer; only the body of a fused "
+                              "kernel uses those"}},
+      {"read before written",
+       [](plan::Plan &p) { fusedKernel(p).mutable_body()->SwapElements(0, 1); },
+       {"body kernel 0 'add' reads local buffer",
+        "before a kernel of the body writes it"}},
+      {"output not written",
+       [](plan::Plan &p) { fusedKernel(p).mutable_body()->RemoveLast(); },
+       {"output 0 temp buffer", "is written by no kernel of its body"}},
+      {"writes an input",
+       [](plan::Plan &p) {
+         plan::Kernel &fused = fusedKernel(p);
+         fused.mutable_body(1)->set_outputs(0, fused.inputs(0));
+       },
+       {"body kernel 1 'add' writes temp buffer",
+        "an input of the fused kernel"}},
+      {"elementwise without function",
+       [](plan::Plan &p) {
+         makeElementwise(p, "f");
+         fusedKernel(p).mutable_attrs()->erase("function");
+       },
+       {"an elementwise fused kernel needs 'function'"}},
+      {"elementwise without elements",
+       [](plan::Plan &p) {
+         makeElementwise(p, "f");
+         fusedKernel(p).mutable_attrs()->erase("elements");
+       },
+       {"an elementwise fused kernel needs 'elements'"}},
+      {"elementwise without CUDA code",
+       [](plan::Plan &p) {
+         makeElementwise(p, "strata_elementwise_3");
+         p.clear_cuda();
+       },
+       {"runs function 'strata_elementwise_3', which the plan's CUDA source "
+        "does not define"}},
+      {"body on a plain kernel",
+       [](plan::Plan &p) {
+         *p.mutable_grad()->mutable_kernels(0)->add_body() =
+             fusedKernel(p).body(0);
+       },
+       {"kernel 0 'one_hot'", "has a body or locals, but only a fused kernel"}},
+  };
+  for (const Corruption &corruption : corruptions) {
+    SCOPED_TRACE(corruption.what);
+    plan::Plan plan = fusedPlan();
+    corruption.apply(plan);
+    std::string message = errorMessage(validatePlan(plan, "plan file 'x'"));
+    expectMessage(message, {"plan file 'x': "});
+    for (llvm::StringRef part : corruption.message)
+      expectMessage(message, {part});
+  }
+}
+
+TEST(ValidatePlan, KernelCheckSeesTheBodyKernels) {
+  std::vector<std::string> seen;
+  auto check = [&](const plan::Kernel &kernel) -> llvm::Error {
+    seen.push_back(kernel.op());
+    if (kernel.op() == "add")
+      return llvm::createStringError("no add here");
+    return llvm::Error::success();
+  };
+  expectMessage(errorMessage(validatePlan(fusedPlan(), "p", check)),
+                {"p: program 'grad', kernel 1 'fused' at test.sg:2:3, body "
+                 "kernel 1 'add': no add here"});
+  EXPECT_EQ(llvm::count(seen, "fused"), 0);
+  EXPECT_EQ(llvm::count(seen, "matmul"), 1);
 }
 
 } // namespace

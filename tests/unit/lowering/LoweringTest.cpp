@@ -191,7 +191,7 @@ TEST_F(LoweringTest, ExportsTheForwardPlanOfEveryExample) {
     ASSERT_TRUE(static_cast<bool>(exported))
         << llvm::toString(exported.takeError());
     const plan::Plan &plan = *exported;
-    EXPECT_EQ(plan.version(), 1u);
+    EXPECT_EQ(plan.version(), 2u);
     EXPECT_EQ(plan.model(), example.model);
     EXPECT_TRUE(plan.has_forward());
     EXPECT_FALSE(plan.has_grad());

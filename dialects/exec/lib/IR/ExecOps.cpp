@@ -37,6 +37,21 @@ unsigned strata::exec::getNumOptionalStateSymbols(StringRef kernel) {
   return kernel == "sgd_update" ? 1 : 0;
 }
 
+bool strata::exec::isElementwiseKernel(StringRef kernel) {
+  return llvm::is_contained(
+      {"add",  "sub",  "mul", "div",  "maximum",    "minimum",  "pow",
+       "neg",  "exp",  "log", "sqrt", "rsqrt",      "tanh",     "sigmoid",
+       "relu", "silu", "abs", "gelu", "unary_grad", "gelu_grad"},
+      kernel);
+}
+
+ArrayRef<StringRef> strata::exec::getFusedKinds() {
+  static const StringRef kinds[] = {"elementwise", "matmul_bias",
+                                    "matmul_bias_gelu", "adamw",
+                                    "cross_entropy"};
+  return kinds;
+}
+
 bool strata::exec::isBufferType(Type type) {
   auto memref = dyn_cast<MemRefType>(type);
   return memref && memref.hasStaticShape() && memref.getLayout().isIdentity();
@@ -323,8 +338,14 @@ LogicalResult KernelOp::verify() {
   for (Value output : getOutputs()) {
     if (failed(verifyBufferType(*this, output.getType(), "every output")))
       return failure();
-    if (!output.getDefiningOp<AllocOp>())
-      return emitOpError("expects every output to be an exec.alloc buffer");
+    if (output.getDefiningOp<AllocOp>())
+      continue;
+    auto arg = dyn_cast<BlockArgument>(output);
+    auto fused =
+        arg ? dyn_cast<FusedOp>(arg.getOwner()->getParentOp()) : FusedOp();
+    if (!fused || !fused.isOutputArgument(arg))
+      return emitOpError("expects every output to be an exec.alloc buffer "
+                         "(or, in an exec.fused, one of its outputs)");
   }
 
   Count inputs = getOperandCount(*graphOp);
@@ -350,6 +371,311 @@ LogicalResult KernelOp::verify() {
              << (momentum ? momentum.getValueAsDouble() : 0.0) << " takes "
              << expected << " inputs, got " << getInputs().size();
   }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// FusedOp
+//===----------------------------------------------------------------------===//
+
+// exec.fused "kind" ins(%a = %x, ...) outs(%o = %y, ...) {attrs}
+//     : (input types) -> output types { body }
+ParseResult FusedOp::parse(OpAsmParser &parser, OperationState &result) {
+  StringAttr kind;
+  SmallVector<OpAsmParser::Argument> inArgs, outArgs;
+  SmallVector<OpAsmParser::UnresolvedOperand> inputs, outputs;
+  if (parser.parseAttribute(kind) || parser.parseKeyword("ins") ||
+      parser.parseAssignmentList(inArgs, inputs))
+    return failure();
+  if (succeeded(parser.parseOptionalKeyword("outs")) &&
+      parser.parseAssignmentList(outArgs, outputs))
+    return failure();
+  result.addAttribute(getKindAttrName(result.name), kind);
+  FunctionType type;
+  SMLoc typeLoc = parser.getCurrentLocation();
+  if (parser.parseOptionalAttrDict(result.attributes) ||
+      parser.parseColonType(type))
+    return failure();
+  if (type.getNumInputs() != inputs.size() ||
+      type.getNumResults() != outputs.size())
+    return parser.emitError(typeLoc, "expects ")
+           << inputs.size() << " input and " << outputs.size()
+           << " output type(s), got " << type;
+  if (parser.resolveOperands(inputs, type.getInputs(), typeLoc,
+                             result.operands) ||
+      parser.resolveOperands(outputs, type.getResults(), typeLoc,
+                             result.operands))
+    return failure();
+  result.addAttribute(getOperandSegmentSizesAttrName(result.name),
+                      parser.getBuilder().getDenseI32ArrayAttr(
+                          {static_cast<int32_t>(inputs.size()),
+                           static_cast<int32_t>(outputs.size())}));
+  SmallVector<OpAsmParser::Argument> args;
+  for (auto [arg, argType] : llvm::zip_equal(inArgs, type.getInputs()))
+    args.push_back(arg), args.back().type = argType;
+  for (auto [arg, argType] : llvm::zip_equal(outArgs, type.getResults()))
+    args.push_back(arg), args.back().type = argType;
+  Region *body = result.addRegion();
+  if (parser.parseRegion(*body, args))
+    return failure();
+  if (body->empty())
+    body->emplaceBlock();
+  return success();
+}
+
+void FusedOp::print(OpAsmPrinter &p) {
+  p << ' ';
+  p.printAttributeWithoutType(getKindAttr());
+  auto printList = [&](StringRef keyword, ValueRange operands,
+                       unsigned firstArg) {
+    p << ' ' << keyword << '(';
+    for (auto [i, operand] : llvm::enumerate(operands)) {
+      if (i)
+        p << ", ";
+      p << getBody().front().getArgument(firstArg + i) << " = " << operand;
+    }
+    p << ')';
+  };
+  printList("ins", getInputs(), 0);
+  if (!getOutputs().empty())
+    printList("outs", getOutputs(), getInputs().size());
+  p.printOptionalAttrDict(
+      (*this)->getAttrs(),
+      {getKindAttrName(), getOperandSegmentSizesAttrName()});
+  p << " : ";
+  p.printFunctionalType(getInputs().getTypes(), getOutputs().getTypes());
+  p << ' ';
+  p.printRegion(getBody(), /*printEntryBlockArgs=*/false);
+}
+
+LogicalResult FusedOp::verify() {
+  if (!llvm::is_contained(getFusedKinds(), getKind()))
+    return emitOpError("unknown kind '")
+           << getKind()
+           << "'; expected elementwise, matmul_bias, matmul_bias_gelu, adamw "
+              "or cross_entropy";
+  if (getFunction() && getKind() != "elementwise")
+    return emitOpError("only an elementwise group has a 'function'");
+  if (getFunction() && getFunction()->empty())
+    return emitOpError("expects 'function' to be a non-empty name");
+  for (Value input : getInputs())
+    if (failed(verifyBufferType(*this, input.getType(), "every input")))
+      return failure();
+  for (Value output : getOutputs()) {
+    if (failed(verifyBufferType(*this, output.getType(), "every output")))
+      return failure();
+    if (!output.getDefiningOp<AllocOp>())
+      return emitOpError("expects every output to be an exec.alloc buffer");
+  }
+  Block &block = getBody().front();
+  if (block.getNumArguments() != getNumOperands())
+    return emitOpError("expects one block argument per input and output (")
+           << getNumOperands() << "), got " << block.getNumArguments();
+  for (auto [operand, arg] :
+       llvm::zip_equal(getOperands(), block.getArguments()))
+    if (operand.getType() != arg.getType())
+      return emitOpError("block argument #")
+             << arg.getArgNumber() << " has type " << arg.getType()
+             << ", but the operand it stands for has type "
+             << operand.getType();
+  return success();
+}
+
+namespace {
+/// The kernels of a group's body in order, for the kind checks.
+using KernelList = SmallVector<KernelOp>;
+} // namespace
+
+/// Whether `shape` broadcasts to `to` (dimensions aligned from the right,
+/// equal or 1).
+static bool broadcastsTo(ArrayRef<int64_t> shape, ArrayRef<int64_t> to) {
+  if (shape.size() > to.size())
+    return false;
+  for (auto [dim, target] : llvm::zip_equal(shape, to.take_back(shape.size())))
+    if (dim != 1 && dim != target)
+      return false;
+  return true;
+}
+
+static std::string describeKernels(MutableArrayRef<KernelOp> kernels) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  llvm::interleaveComma(kernels, os, [&](KernelOp &kernel) {
+    os << '\'' << kernel.getKernel() << '\'';
+  });
+  return text;
+}
+
+/// Elementwise kernels over one iteration space of f32/bf16 values: every
+/// kernel writes that many elements, values of the group are read with that
+/// many elements, and only the group's inputs broadcast.
+static LogicalResult verifyElementwiseGroup(FusedOp op,
+                                            MutableArrayRef<KernelOp> kernels) {
+  std::optional<int64_t> elements;
+  auto isGroupInput = [&](Value value) {
+    auto arg = dyn_cast<BlockArgument>(value);
+    return arg && !op.isOutputArgument(arg);
+  };
+  for (KernelOp kernel : kernels) {
+    StringRef name = kernel.getKernel();
+    if (!isElementwiseKernel(name) && name != "cast" && name != "reshape")
+      return op.emitOpError("kernel '")
+             << name << "' is not elementwise; an elementwise group holds "
+             << "elementwise kernels, cast and reshape";
+    for (Value value : kernel->getOperands()) {
+      Type element = cast<MemRefType>(value.getType()).getElementType();
+      if (!element.isF32() && !element.isBF16())
+        return op.emitOpError("kernel '")
+               << name << "' of an elementwise group uses a buffer of "
+               << value.getType() << "; the group computes on f32 and bf16";
+    }
+    if (kernel.getOutputs().size() != 1)
+      return op.emitOpError("kernel '")
+             << name << "' writes " << kernel.getOutputs().size()
+             << " outputs; expected 1";
+    auto outType = cast<MemRefType>(kernel.getOutputs()[0].getType());
+    if (!elements)
+      elements = outType.getNumElements();
+    if (outType.getNumElements() != *elements)
+      return op.emitOpError("kernel '")
+             << name << "' writes " << outType.getNumElements()
+             << " elements, but the group's iteration space has " << *elements;
+    for (Value input : kernel.getInputs()) {
+      auto inType = cast<MemRefType>(input.getType());
+      if (inType.getNumElements() == *elements)
+        continue;
+      if (isGroupInput(input) && name != "reshape" && name != "cast" &&
+          broadcastsTo(inType.getShape(), outType.getShape()))
+        continue;
+      return op.emitOpError("kernel '")
+             << name << "' reads " << input.getType()
+             << ", which neither has the group's " << *elements
+             << " elements nor is an input of the group that broadcasts to "
+             << outType;
+    }
+  }
+  return success();
+}
+
+/// matmul, add of a [N] bias, and for matmul_bias_gelu gelu (tanh) of the sum.
+static LogicalResult
+verifyMatmulGroup(FusedOp op, MutableArrayRef<KernelOp> kernels, bool gelu) {
+  SmallVector<StringRef> expected = {"matmul", "add"};
+  if (gelu)
+    expected.push_back("gelu");
+  if (kernels.size() != expected.size() ||
+      !llvm::all_of(llvm::seq<size_t>(0, kernels.size()), [&](size_t i) {
+        return kernels[i].getKernel() == expected[i];
+      }))
+    return op.emitOpError("a ")
+           << op.getKind() << " group runs "
+           << (gelu ? "'matmul', 'add', 'gelu'" : "'matmul', 'add'") << ", got "
+           << describeKernels(kernels);
+  Value product = kernels[0].getOutputs()[0];
+  if (!product.getDefiningOp<AllocOp>())
+    return op.emitOpError("the matmul's result must be a local of the group");
+  KernelOp add = kernels[1];
+  Value bias;
+  if (add.getInputs()[0] == product)
+    bias = add.getInputs()[1];
+  else if (add.getInputs()[1] == product)
+    bias = add.getInputs()[0];
+  else
+    return op.emitOpError("the add must read the matmul's result");
+  auto productType = cast<MemRefType>(product.getType());
+  auto biasType = cast<MemRefType>(bias.getType());
+  if (!isa<BlockArgument>(bias) || biasType.getRank() != 1 ||
+      productType.getRank() == 0 ||
+      biasType.getDimSize(0) != productType.getShape().back())
+    return op.emitOpError("the add's bias must be an input of the group of "
+                          "shape [")
+           << (productType.getRank() ? productType.getShape().back() : 0)
+           << "] (the matmul's last dimension), got " << bias.getType();
+  if (add.getOutputs()[0].getType() != product.getType())
+    return op.emitOpError("the add must write the matmul's type");
+  if (gelu) {
+    KernelOp act = kernels[2];
+    if (act.getInputs()[0] != add.getOutputs()[0])
+      return op.emitOpError("the gelu must read the add's result");
+    Attribute approx = act.getAttrs().get("approximate");
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    if (approx)
+      os << approx;
+    if (!StringRef(text).contains("tanh"))
+      return op.emitOpError("a matmul_bias_gelu group needs the tanh gelu");
+  }
+  return success();
+}
+
+LogicalResult FusedOp::verifyRegions() {
+  Block &block = getBody().front();
+  KernelList kernels;
+  for (Operation &nested : block) {
+    if (isa<FusedOp>(nested))
+      return nested.emitOpError("cannot be nested in another exec.fused");
+    if (auto kernel = dyn_cast<KernelOp>(nested)) {
+      kernels.push_back(kernel);
+      continue;
+    }
+    if (!isa<AllocOp>(nested))
+      return nested.emitOpError("is not allowed in an exec.fused body (only "
+                                "exec.kernel and exec.alloc)");
+  }
+  if (kernels.empty())
+    return emitOpError("expects at least one kernel in its body");
+
+  // Each output and local is written once, before any kernel reads it.
+  DenseMap<Value, unsigned> writes;
+  for (KernelOp kernel : kernels) {
+    for (Value input : kernel.getInputs()) {
+      auto arg = dyn_cast<BlockArgument>(input);
+      bool written =
+          (arg && !isOutputArgument(arg)) || writes.count(input) != 0;
+      if (!written)
+        return kernel.emitOpError("reads ")
+               << (arg ? "an output of the group" : "a local buffer")
+               << " before a kernel of the group writes it";
+    }
+    for (Value output : kernel.getOutputs())
+      ++writes[output];
+  }
+  for (unsigned i = 0, e = getOutputs().size(); i < e; ++i)
+    if (unsigned n = writes.lookup(getOutputArgument(i)); n != 1)
+      return emitOpError("output #") << i << " is written by " << n
+                                     << " kernels of the group; expected 1";
+  for (AllocOp local : getLocals()) {
+    if (local.getOffset())
+      return local.emitOpError("is a local of an exec.fused and has no arena "
+                               "offset");
+    if (unsigned n = writes.lookup(local.getResult()); n != 1)
+      return local.emitOpError("is a local of an exec.fused written by ")
+             << n << " kernels; expected 1";
+  }
+
+  StringRef kind = getKind();
+  if (kind == "elementwise")
+    return verifyElementwiseGroup(*this, kernels);
+  if (kind == "matmul_bias" || kind == "matmul_bias_gelu")
+    return verifyMatmulGroup(*this, kernels, kind == "matmul_bias_gelu");
+  if (kind == "adamw") {
+    for (KernelOp kernel : kernels)
+      if (kernel.getKernel() != "adamw_update")
+        return emitOpError("an adamw group runs only 'adamw_update' kernels, "
+                           "got '")
+               << kernel.getKernel() << "'";
+    return success();
+  }
+  // cross_entropy
+  if (kernels.size() != 2 || kernels[0].getKernel() != "cross_entropy" ||
+      kernels[1].getKernel() != "cross_entropy_grad")
+    return emitOpError("a cross_entropy group runs 'cross_entropy', "
+                       "'cross_entropy_grad', got ")
+           << describeKernels(kernels);
+  if (kernels[0].getInputs()[0] != kernels[1].getInputs()[0] ||
+      kernels[0].getInputs()[1] != kernels[1].getInputs()[1])
+    return emitOpError("cross_entropy and cross_entropy_grad must read the "
+                       "same logits and targets");
   return success();
 }
 

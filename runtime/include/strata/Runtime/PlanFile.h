@@ -34,8 +34,10 @@
 namespace strata::runtime {
 
 inline constexpr llvm::StringLiteral kPlanMagic = "STRATAPL";
-/// The only plan format version this runtime reads and writes.
-inline constexpr uint32_t kPlanVersion = 1;
+/// The plan format version this runtime writes, and the newest it reads.
+inline constexpr uint32_t kPlanVersion = 2;
+/// The oldest plan format version this runtime reads.
+inline constexpr uint32_t kMinPlanVersion = 1;
 inline constexpr size_t kPlanHeaderBytes = 24;
 
 /// Bytes per element of `dtype`; nullopt for DTYPE_UNSPECIFIED and values
@@ -43,7 +45,7 @@ inline constexpr size_t kPlanHeaderBytes = 24;
 std::optional<uint64_t> planDTypeSize(plan::DType dtype);
 /// "f32", "i32", "bf16", "f16", or "dtype <n>" for anything else.
 std::string planDTypeName(plan::DType dtype);
-/// "param", "state", "input", "temp", or "role <n>".
+/// "param", "state", "input", "temp", "local", or "role <n>".
 std::string planRoleName(plan::BufferRole role);
 /// "[2, 3]": how plan and runtime messages print a shape.
 std::string planShapeString(llvm::ArrayRef<int64_t> shape);
@@ -80,8 +82,15 @@ using KernelCheck = llvm::function_ref<llvm::Error(const plan::Kernel &)>;
 /// buffers, writing only temporaries and reading no temporary before a kernel
 /// of the same program wrote it; programs' inputs being INPUT buffers; a
 /// training plan having `grad` (returning one f32 scalar) and `apply`, and
-/// accumulate >= 1. `checkKernel`, when given, runs on every kernel. Errors
-/// start with `origin` and name the buffer, program or kernel.
+/// accumulate >= 1. Version 2: LOCAL buffers inside local_bytes; fused
+/// kernels (op "fused") with a known `kind`, a body of non-fused kernels that
+/// use only the fused kernel's inputs, outputs and locals (LOCAL buffers no
+/// other kernel uses, written in the body before they are read), and for
+/// kind "elementwise" `function` and `elements` attributes and Plan.cuda
+/// source defining the function; no other kernel has a body or locals.
+/// `checkKernel`, when given, runs on every kernel outside fused kernels and
+/// on every body kernel (a backend can always run a body kernel by kernel).
+/// Errors start with `origin` and name the buffer, program or kernel.
 llvm::Error validatePlan(const plan::Plan &plan, llvm::StringRef origin,
                          KernelCheck checkKernel = nullptr);
 

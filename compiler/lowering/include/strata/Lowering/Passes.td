@@ -53,8 +53,10 @@ def MemoryPlanPass : Pass<"strata-memory-plan", "::mlir::ModuleOp"> {
     Per function: a temporary lives from the kernel that writes it to the last
     kernel that reads it (a returned buffer to the end of the function). The
     planner of compiler/memplan packs the temporaries into one arena, letting
-    an elementwise kernel write its output over an input of the same size that
-    dies at it; an independent checker then proves that no two buffers live at
+    a kernel write its output over an input that dies at it where the kernel
+    allows it (an elementwise kernel over an input of the output's type, a
+    reshape over its input, a cross_entropy group's logits gradient over the
+    logits); an independent checker then proves that no two buffers live at
     the same time share a byte (a violation fails the pass). Each `exec.alloc`
     gets its byte `offset`, the function `exec.arena_bytes` (the planned
     peak), `exec.lower_bound_bytes` (no plan can use fewer) and
@@ -92,6 +94,9 @@ def MemoryPlanPass : Pass<"strata-memory-plan", "::mlir::ModuleOp"> {
            "bound and naive bytes">,
     Option<"alignment", "alignment", "uint64_t", /*default=*/"64",
            "Byte alignment of every temporary's offset (a power of two)">,
+    Option<"inPlace", "in-place", "bool", /*default=*/"true",
+           "Let kernels write outputs over inputs that die at them (off: "
+           "every temporary gets bytes of its own while it lives)">,
   ];
   let dependentDialects = ["::strata::exec::ExecDialect"];
 }

@@ -96,7 +96,9 @@ void softmaxBackward(float *dx, const float *dout, const float *out,
 /// depend on it.
 float crossEntropyForward(const float *logits, const int32_t *targets,
                           int64_t rows, int64_t vocab, int numThreads = 1);
-/// dlogits = dloss * (softmax(logits) - onehot(targets)) / rows.
+/// dlogits = dloss * (softmax(logits) - onehot(targets)) / rows. `dlogits`
+/// may be `logits` (the memory planner's in-place hint for the cross_entropy
+/// group): each row is read before that row is written.
 void crossEntropyBackward(float *dlogits, const float *logits,
                           const int32_t *targets, int64_t rows, int64_t vocab,
                           float dloss = 1.0f, int numThreads = 1);

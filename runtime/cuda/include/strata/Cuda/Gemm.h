@@ -1,7 +1,8 @@
 //===- Gemm.h - Matrix products through cuBLASLt ----------------*- C++ -*-===//
 //
-// The training step's matrix products: C[M,N] = op(A)·op(B) with bf16 A and B,
-// f32 accumulation, and a bf16 or f32 C, through cuBLASLt, with its fused
+// The training step's matrix products: C[M,N] = op(A)·op(B) with bf16 A and B
+// (f32 accumulation, a bf16 or f32 C) or f32 A and B (TF32 tensor cores, f32
+// accumulation and C), through cuBLASLt, with its fused
 // epilogues where they fit (bias, bias + GELU saving the pre-activation, the
 // GELU and bias gradients). Shapes and layouts are the CPU reference's
 // (cpu::MatmulShape): row-major, A stored [M,K] ([K,M] when transA), B stored
@@ -48,6 +49,11 @@ using cpu::MatmulShape;
 /// bias gradient, which cuBLASLt keeps in C's type).
 enum class GemmOutputType { BF16, F32 };
 
+/// The element type of A and B. F32 operands are multiplied on the tensor
+/// cores in TF32 (CUBLAS_COMPUTE_32F_FAST_TF32: 10-bit mantissas, f32
+/// accumulation; about 1e-3 relative error) and need an F32 C.
+enum class GemmInputType { BF16, F32 };
+
 /// What happens to P = op(A)·op(B) (scaled by alpha) before it is stored. The
 /// bias and bias-gradient vectors are contiguous, in C's type; `aux` is the
 /// GELU pre-activation, [batch][M][gemmAuxLeadingDim(N)] in C's type (its
@@ -59,6 +65,8 @@ enum class GemmEpilogue {
   /// aux = P + bias[N]; C = gelu_tanh(aux). The forward of
   /// gelu(x·W + b) that keeps what the backward needs.
   BiasGelu,
+  /// C = gelu_tanh(P + bias[N]), the pre-activation not kept.
+  BiasGeluNoAux,
   /// C = P * gelu_tanh'(aux), aux read: the backward through the GELU.
   DGelu,
   /// DGelu, and also biasGrad[N] = Σ_m C[m, n]. batch == 1 only.
@@ -80,14 +88,16 @@ struct GemmConfig {
   /// C = P + C (beta = 1) instead of C = P: gradient accumulation. The bias
   /// gradient of the bias-gradient epilogues is overwritten, not accumulated.
   bool accumulate = false;
+  GemmInputType inputType = GemmInputType::BF16;
 };
 
 /// The buffers of one call. Which of bias, aux and biasGrad are used depends
-/// on the epilogue; the others are ignored.
+/// on the epilogue; the others are ignored. `a` and `b` hold
+/// GemmConfig::inputType elements.
 struct GemmArgs {
   void *c = nullptr;
-  const __nv_bfloat16 *a = nullptr;
-  const __nv_bfloat16 *b = nullptr;
+  const void *a = nullptr;
+  const void *b = nullptr;
   const void *bias = nullptr;
   void *aux = nullptr;
   void *biasGrad = nullptr;
@@ -137,7 +147,7 @@ private:
   struct Plan;
   /// Config fields, then the alignments of a, b, c, bias/biasGrad and aux.
   using PlanKey = std::tuple<int64_t, int64_t, int64_t, int64_t, bool, bool,
-                             int, int, bool, int, int, int, int, int>;
+                             int, int, int, bool, int, int, int, int, int>;
 
   GemmHandle() = default;
   GemmStatus makePlan(const GemmConfig &config, const GemmArgs &args,

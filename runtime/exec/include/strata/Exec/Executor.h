@@ -2,16 +2,21 @@
 //
 // The executor owns the memory of one plan: the persistent region (params
 // and states, kept across steps and saved in checkpoints), the input region
-// (what the runtime writes before a program runs) and one arena for the
-// temporaries of whichever program runs. Each is allocated once, 64-byte
-// aligned, at the sizes the plan states; buffers are views at their offsets.
-// A program runs kernel by kernel through exec::runCpuKernel. See
+// (what the runtime writes before a program runs), one arena for the
+// temporaries of whichever program runs, and the local scratch of fused
+// kernels run kernel by kernel. Each is allocated once, 64-byte aligned, at
+// the sizes the plan states; buffers are views at their offsets. Without a
+// device a program runs kernel by kernel through exec::runCpuKernel (a fused
+// kernel through its body); with one (Device.h) the device runs it and the
+// host keeps the params, states and inputs, and the programs' outputs. See
 // docs/plan-format.md.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef STRATA_EXEC_EXECUTOR_H
 #define STRATA_EXEC_EXECUTOR_H
+
+#include "strata/Exec/Device.h"
 
 #include "plan.pb.h"
 
@@ -57,14 +62,17 @@ struct ExecutorOptions {
   std::optional<uint64_t> seed;
   /// Threads each kernel may use.
   int numThreads = 1;
+  /// Where the programs run; the CPU when null.
+  std::shared_ptr<Device> device;
 };
 
 class Executor {
 public:
-  /// Validates `plan` (runtime::validatePlan with exec::checkCpuKernel for
-  /// every kernel; every buffer f32 or i32, which is what the CPU kernels
-  /// compute in), allocates its regions, initializes the params and zeroes
-  /// the states. `origin` (e.g. "plan file 'm.plan'") starts error messages.
+  /// Validates `plan` (runtime::validatePlan with the device's checkKernel,
+  /// or exec::checkCpuKernel, for every kernel and every kernel of a fused
+  /// body; every buffer f32, bf16 or i32), allocates its regions (on the
+  /// device too), initializes the params and zeroes the states. `origin`
+  /// (e.g. "plan file 'm.plan'") starts error messages.
   static llvm::Expected<std::unique_ptr<Executor>>
   create(plan::Plan plan, std::string origin, ExecutorOptions options = {});
 
@@ -77,9 +85,20 @@ public:
   /// The param, state or input buffer called `name`, or null.
   const plan::Buffer *find(llvm::StringRef name) const;
 
-  /// The bytes of `buffer` in its region.
+  /// The bytes of `buffer` in its host region: a param, state or input, or
+  /// (with a device) an output of the last program run. With a device, the
+  /// host copy of the params and states is current only after syncHost();
+  /// writing them through the mutable overload makes the next run upload
+  /// them.
   llvm::MutableArrayRef<uint8_t> bytes(const plan::Buffer &buffer);
   llvm::ArrayRef<uint8_t> bytes(const plan::Buffer &buffer) const;
+
+  /// With a device: copies the device's params and states to the host
+  /// region if they changed since the last copy. Nothing without one.
+  llvm::Error syncHost() const;
+
+  /// The device the programs run on; null for the CPU.
+  Device *device() const { return theDevice.get(); }
 
   /// Stores `values` (one per element) into f32 buffer `buffer`.
   void storeFloats(const plan::Buffer &buffer, llvm::ArrayRef<float> values);
@@ -96,6 +115,16 @@ public:
   /// which also carry the failing kernel's index, op and source location.
   llvm::Error run(const plan::Program &program, llvm::StringRef name);
 
+  /// `run` in phases, so that the host can fill the next inputs while a
+  /// device computes: `stage` takes the current host inputs (which may be
+  /// overwritten as soon as it returns), `launch` starts `program` on the
+  /// last staged inputs (staging them first if they were not), `wait`
+  /// finishes it. Without a device, `launch` runs the program and the others
+  /// do nothing.
+  llvm::Error stage();
+  llvm::Error launch(const plan::Program &program, llvm::StringRef name);
+  llvm::Error wait();
+
   /// Records every program run and kernel into `trace` while it is
   /// recording (null: none). The recorder must outlive the runs.
   void setTrace(TraceRecorder *trace) { tracer = trace; }
@@ -105,10 +134,16 @@ public:
   uint64_t inputBytes() const { return inputs.size(); }
   uint64_t arenaBytes() const { return arena.size(); }
 
+  /// Runs `kernel` on the CPU (a fused kernel through its body), with error
+  /// messages that name `program` and the kernel's index `index`.
+  llvm::Error runKernelOnCpu(const plan::Kernel &kernel, int index,
+                             llvm::StringRef program);
+
 private:
-  Executor(plan::Plan plan, std::string origin, int numThreads)
+  Executor(plan::Plan plan, std::string origin, int numThreads,
+           std::shared_ptr<Device> device)
       : thePlan(std::move(plan)), planOrigin(std::move(origin)),
-        threads(numThreads) {}
+        threads(numThreads), theDevice(std::move(device)) {}
 
   uint8_t *address(const plan::Buffer &buffer) const;
   /// The kernel loop of `run`, with a trace event per kernel when `Traced`:
@@ -121,9 +156,18 @@ private:
   std::string planOrigin;
   int threads;
   uint64_t initSeed = 0;
-  Region persistent, inputs, arena;
+  Region persistent, inputs, arena, locals;
   llvm::StringMap<int> byName;
   TraceRecorder *tracer = nullptr;
+  std::shared_ptr<Device> theDevice;
+  /// With a device: the host persistent region is older than the device's
+  /// (a program ran since the last download), or newer (the host wrote it
+  /// since the last upload).
+  mutable bool hostStale = false;
+  bool deviceStale = true;
+  bool staged = false;
+  /// The trace event of the program launched and not yet waited for.
+  size_t programEvent = ~size_t(0);
 };
 
 } // namespace strata::exec

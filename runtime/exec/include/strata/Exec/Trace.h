@@ -35,10 +35,17 @@ class Kernel;
 namespace strata::exec {
 
 /// What an event times; also its Chrome-trace category.
-enum class TraceKind : uint8_t { Step, Program, Kernel, Data, Checkpoint };
+enum class TraceKind : uint8_t {
+  Step,
+  Program,
+  Kernel,
+  Data,
+  Checkpoint,
+  Copy
+};
 
 /// The category name of `kind` ("step", "program", "kernel", "data",
-/// "checkpoint").
+/// "checkpoint", "copy").
 llvm::StringRef traceKindName(TraceKind kind);
 
 struct TraceOptions {
@@ -115,6 +122,10 @@ public:
   /// Program event (the last `begin(TraceKind::Program, ...)`).
   void kernel(const plan::Kernel &kernel, int index, Clock::time_point start,
               Clock::time_point end, uint64_t outputBytes);
+  /// Records a memory copy between host and device (`name`: "inputs to
+  /// device", "outputs to host", ...) of `bytes` bytes.
+  void copy(llvm::StringRef name, Clock::time_point start,
+            Clock::time_point end, uint64_t bytes);
 
   const std::vector<TraceEvent> &events() const { return recorded; }
   llvm::StringRef string(uint32_t index) const { return strings[index]; }

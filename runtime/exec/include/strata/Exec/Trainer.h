@@ -120,6 +120,9 @@ private:
       : executor(executor), options(std::move(options)) {}
 
   llvm::Error fillInput(const InputSlot &slot, int64_t step, int micro);
+  /// Reads the micro-batch (step, micro), fills the grad inputs with it and
+  /// stages them on the executor.
+  llvm::Error prepareMicro(int64_t step, int micro);
 
   Executor &executor;
   TrainerOptions options;
@@ -127,6 +130,10 @@ private:
   std::unique_ptr<runtime::TokenSource> syntheticTokens;
   std::optional<runtime::BatchLoader> loader;
   std::optional<runtime::Batch> batch;
+  /// The (step, micro) whose inputs are staged ahead of their launch, and
+  /// the data position before they were read.
+  std::optional<std::pair<int64_t, int>> prepared;
+  uint64_t preparedFrom = 0;
   int64_t completedSteps = 0;
   std::optional<std::pair<int64_t, std::string>> lastSaved;
 };

@@ -26,6 +26,17 @@ llvm::ArrayRef<llvm::StringRef> getStateSymbolNames(llvm::StringRef kernel);
 /// How many of getStateSymbolNames(kernel) may be missing at the end.
 unsigned getNumOptionalStateSymbols(llvm::StringRef kernel);
 
+/// Kernels that compute output element i from element i of each input (after
+/// broadcasting) and nothing else: binary and unary arithmetic, `gelu`,
+/// `unary_grad` and `gelu_grad`. Their runtime implementations read element i
+/// of every input before writing element i of the output, so strata-memory-plan
+/// may let one write over an input (docs/exec-dialect.md, "In-place
+/// kernels").
+bool isElementwiseKernel(llvm::StringRef kernel);
+
+/// The group kinds of exec.fused (docs/exec-dialect.md, "exec.fused").
+llvm::ArrayRef<llvm::StringRef> getFusedKinds();
+
 /// Whether `type` can be a buffer: a memref with a static shape and the
 /// identity layout.
 bool isBufferType(mlir::Type type);

@@ -95,7 +95,8 @@ def Exec_KernelOp : Exec_Op<"kernel", [AttrSizedOperandSegments]> {
     `kernel` is the graph op's name without `graph.`. `inputs` are the graph
     op's operands in order; state-writing ops (accumulate, zero, adamw_update,
     sgd_update) first take the buffers of the globals they name. `outputs` are
-    exec.alloc buffers the kernel writes, one per result of the graph op.
+    exec.alloc buffers the kernel writes, one per result of the graph op
+    (inside an exec.fused, also the block arguments of the group's outputs).
     `attrs` holds the graph op's inherent attributes.
 
     ```mlir
@@ -112,6 +113,67 @@ def Exec_KernelOp : Exec_Op<"kernel", [AttrSizedOperandSegments]> {
     (`attrs` $attrs^)? attr-dict `:` functional-type($inputs, $outputs)
   }];
   let hasVerifier = 1;
+}
+
+def Exec_FusedOp : Exec_Op<"fused", [
+    AttrSizedOperandSegments, IsolatedFromAbove, SingleBlock, NoTerminator]> {
+  let summary = "a group of kernels that a backend may run as one kernel";
+  let description = [{
+    The body holds the group's kernels in order. Its block arguments stand
+    for `inputs` then `outputs`; the kernels use only those and the
+    `exec.alloc` buffers of the body (the group's locals: intermediates that
+    no kernel outside the group reads, so they need no arena memory). `kind`
+    says how a backend may run the whole group as one kernel:
+
+    - `elementwise`: elementwise kernels over one iteration space
+      (`function` names the emitted CUDA kernel once it exists);
+    - `matmul_bias`: `matmul`, then `add` of a bias over the last dimension;
+    - `matmul_bias_gelu`: the same followed by `gelu` (tanh);
+    - `adamw`: several `adamw_update` kernels;
+    - `cross_entropy`: `cross_entropy` then `cross_entropy_grad` of the same
+      logits and targets.
+
+    Any backend may instead run the body kernel by kernel.
+
+    ```mlir
+    exec.fused "elementwise" ins(%a = %x, %b = %bias) outs(%o = %y)
+        : (memref<4x8xf32>, memref<8xf32>) -> memref<4x8xf32> {
+      %0 = exec.alloc : memref<4x8xf32>
+      exec.kernel "add"(%a, %b) outs(%0) : (memref<4x8xf32>, memref<8xf32>) -> memref<4x8xf32>
+      exec.kernel "relu"(%0) outs(%o) : (memref<4x8xf32>) -> memref<4x8xf32>
+    }
+    ```
+  }];
+  let arguments = (ins StrAttr:$kind, Variadic<Exec_Buffer>:$inputs,
+                       Variadic<Exec_Buffer>:$outputs,
+                       OptionalAttr<StrAttr>:$function);
+  let regions = (region SizedRegion<1>:$body);
+  let hasCustomAssemblyFormat = 1;
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The body's block argument that stands for input `i`.
+    ::mlir::BlockArgument getInputArgument(unsigned i) {
+      return getBody().front().getArgument(i);
+    }
+    /// The body's block argument that stands for output `i`.
+    ::mlir::BlockArgument getOutputArgument(unsigned i) {
+      return getBody().front().getArgument(getInputs().size() + i);
+    }
+    /// The operand that block argument `arg` of the body stands for.
+    ::mlir::Value getOperandOf(::mlir::BlockArgument arg) {
+      return getOperation()->getOperand(arg.getArgNumber());
+    }
+    /// Whether `arg` stands for one of the outputs.
+    bool isOutputArgument(::mlir::BlockArgument arg) {
+      return arg.getOwner() == &getBody().front() &&
+             arg.getArgNumber() >= getInputs().size();
+    }
+    /// The body's kernels in order.
+    auto getKernels() { return getBody().front().getOps<KernelOp>(); }
+    /// The body's exec.alloc buffers: the group's locals.
+    auto getLocals() { return getBody().front().getOps<AllocOp>(); }
+  }];
 }
 
 #endif // STRATA_DIALECT_EXEC_IR_EXECOPS_TD
