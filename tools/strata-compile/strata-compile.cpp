@@ -152,6 +152,11 @@ struct CommandLine {
   cl::opt<bool> printIR{"print-ir",
                         cl::desc("Print the final IR (exec dialect) to stdout"),
                         cl::cat(outputCategory)};
+  cl::opt<std::string> cudaSource{
+      "cuda-source",
+      cl::desc("Also write the emitted CUDA C++ of the fused kernels (the "
+               "source the plan's cubin was compiled from) to this file"),
+      cl::value_desc("file.cu"), cl::cat(outputCategory)};
   cl::opt<std::string> outputFilename{"o", cl::desc("Plan file to write"),
                                       cl::value_desc("model.plan"),
                                       cl::cat(outputCategory)};
@@ -393,7 +398,8 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv, "Compile a Strata .sg model into a training plan\n");
 
-  if (options.outputFilename.empty() && !options.printIR)
+  if (options.outputFilename.empty() && !options.printIR &&
+      options.cudaSource.empty())
     return failWith("no output: pass -o model.plan (or --print-ir)");
   if (std::optional<std::string> problem = validateOptions(options))
     return failWith(*problem);
@@ -483,6 +489,14 @@ int main(int argc, char **argv) {
   if (!options.outputFilename.empty())
     if (llvm::Error err = runtime::writePlanFile(options.outputFilename, *plan))
       return failWith(llvm::toString(std::move(err)));
+  if (!options.cudaSource.empty()) {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(options.cudaSource, ec);
+    if (ec)
+      return failWith("cannot write '" + options.cudaSource +
+                      "': " + ec.message());
+    os << plan->cuda().source();
+  }
   printSummary(*plan, llvm::errs());
   return EXIT_SUCCESS;
 }

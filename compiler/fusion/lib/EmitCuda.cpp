@@ -193,13 +193,37 @@ public:
       if (failed(emitKernel(kernel)))
         return failure();
 
+    // Each thread takes kUnroll elements a stride apart per iteration and
+    // loads all of them before computing any: kUnroll independent loads in
+    // flight per thread instead of one, which a memory-bound loop needs to
+    // approach the bandwidth (no store can be hoisted over, so the order is
+    // written out rather than left to the compiler's alias analysis).
     std::string text;
     llvm::raw_string_ostream os(text);
     os << "(" << params << ") {\n"
-       << "  for (long long i = blockIdx.x * (long long)blockDim.x + "
-          "threadIdx.x; i < n;\n"
-       << "       i += (long long)gridDim.x * blockDim.x) {\n"
-       << body << "  }\n}\n";
+       << "  const long long stride = (long long)gridDim.x * blockDim.x;\n"
+       << "  for (long long base = blockIdx.x * (long long)blockDim.x + "
+          "threadIdx.x; base < n;\n"
+       << "       base += " << kUnroll << " * stride) {\n";
+    if (!loaded.empty()) {
+      os << "    float";
+      for (auto [k, reg] : llvm::enumerate(loaded))
+        os << (k ? ", " : " ") << reg << "[" << kUnroll << "]";
+      os << ";\n";
+    }
+    os << "#pragma unroll\n"
+       << "    for (int u = 0; u < " << kUnroll << "; ++u) {\n"
+       << "      const long long i = base + u * stride;\n"
+       << "      if (i < n) {\n"
+       << loadBody << "      }\n"
+       << "    }\n"
+       << "#pragma unroll\n"
+       << "    for (int u = 0; u < " << kUnroll << "; ++u) {\n"
+       << "      const long long i = base + u * stride;\n"
+       << "      if (i < n) {\n"
+       << body << "      }\n"
+       << "    }\n"
+       << "  }\n}\n";
     return text;
   }
 
@@ -227,8 +251,10 @@ private:
                        ", " + index + ")";
     auto [cached, inserted] = loads.try_emplace(load, "");
     if (inserted) {
-      cached->second = "x" + std::to_string(loads.size() - 1);
-      body += "    const float " + cached->second + " = " + load + ";\n";
+      std::string reg = "x" + std::to_string(loads.size() - 1);
+      loaded.push_back(reg);
+      cached->second = reg + "[u]";
+      loadBody += "        " + reg + "[u] = " + load + ";\n";
     }
     if (index == "i")
       names[value] = cached->second;
@@ -276,18 +302,25 @@ private:
     std::string value = *formula;
     if (outType.getElementType().isBF16())
       value = "strata_round_bf16(" + value + ")";
-    body +=
-        "    const float " + reg + " = " + value + "; // " + name.str() + "\n";
+    body += "        const float " + reg + " = " + value + "; // " +
+            name.str() + "\n";
     names[output] = reg;
     if (auto arg = dyn_cast<BlockArgument>(output))
-      body += "    strata_store(out" +
+      body += "        strata_store(out" +
               std::to_string(arg.getArgNumber() - op.getInputs().size()) +
               ", i, " + reg + ");\n";
     return success();
   }
 
+  /// Elements each thread takes per loop iteration.
+  static constexpr int kUnroll = 4;
+
   FusedOp op;
-  std::string body;
+  /// The loads of one element (the first unrolled loop) and its arithmetic
+  /// and stores (the second).
+  std::string loadBody, body;
+  /// The registers loads go to, each an array of kUnroll.
+  SmallVector<std::string> loaded;
   DenseMap<Value, std::string> names;
   /// Load expression -> register, so that each is loaded once.
   llvm::StringMap<std::string> loads;
