@@ -458,7 +458,7 @@ llvm::Error PlanValidator::checkProgram(const plan::Program &program,
 /// The group kinds of fused kernels (docs/plan-format.md, "Fused kernels").
 bool isFusedKind(llvm::StringRef kind) {
   return llvm::is_contained({"elementwise", "matmul_bias", "matmul_bias_gelu",
-                             "adamw", "cross_entropy"},
+                             "matmul_accumulate", "adamw", "cross_entropy"},
                             kind);
 }
 
@@ -478,8 +478,8 @@ llvm::Error PlanValidator::checkFused(const plan::Kernel &kernel,
     return error(kernelName + " has no 'kind' (a string attribute)");
   if (!isFusedKind(kind->s()))
     return error(kernelName + " has unknown kind '" + kind->s() +
-                 "' (elementwise, matmul_bias, matmul_bias_gelu, adamw, "
-                 "cross_entropy)");
+                 "' (elementwise, matmul_bias, matmul_bias_gelu, "
+                 "matmul_accumulate, adamw, cross_entropy)");
   if (kind->s() == "elementwise") {
     const plan::Attribute *function = attr("function");
     const plan::Attribute *elements = attr("elements");

@@ -138,6 +138,8 @@ public:
       formCrossEntropyGroups();
     if (enabled("matmul_bias") || enabled("matmul_bias_gelu"))
       formMatmulGroups();
+    if (enabled("matmul_accumulate"))
+      formMatmulAccumulateGroups();
     if (enabled("adamw"))
       formAdamwGroups();
     if (enabled("elementwise"))
@@ -395,6 +397,60 @@ private:
     }
   }
 
+  /// The one kernel that reads `value`, if nothing else uses it.
+  static KernelOp getOnlyReader(Value value) {
+    bool otherUses;
+    SmallVector<KernelOp> readers = kernelReaders(value, otherUses);
+    if (otherUses || readers.size() != 1)
+      return {};
+    return readers.front();
+  }
+
+  /// `matmul` and the kernels that add its result to a gradient: a cast of
+  /// the result to f32 (bf16 plans) or none (f32 plans), then an accumulate
+  /// of that into a global that the matmul does not read, each result read
+  /// there alone. Empty when the matmul's result goes elsewhere.
+  SmallVector<KernelOp> getAccumulateChain(KernelOp matmul) {
+    if (matmul.getOutputs().size() != 1)
+      return {};
+    SmallVector<KernelOp> chain = {matmul};
+    Value value = matmul.getOutputs()[0];
+    KernelOp reader = getOnlyReader(value);
+    if (reader && reader.getKernel() == "cast") {
+      if (reader->getBlock() != &body() || !isFusibleFloat(value))
+        return {};
+      chain.push_back(reader);
+      value = reader.getOutputs()[0];
+      reader = getOnlyReader(value);
+    }
+    if (!reader || reader->getBlock() != &body() ||
+        reader.getKernel() != "accumulate" || reader.getInputs().size() != 2 ||
+        reader.getInputs()[1] != value)
+      return {};
+    Value target = reader.getInputs()[0];
+    if (!target.getDefiningOp<exec::GlobalRefOp>() ||
+        target.getType() != value.getType() ||
+        !cast<MemRefType>(target.getType()).getElementType().isF32() ||
+        llvm::any_of(matmul.getInputs(), [&](Value input) {
+          return bufferKey(input) == bufferKey(target);
+        }))
+      return {};
+    chain.push_back(reader);
+    return chain;
+  }
+
+  /// Weight gradients: matmul (+ cast) + accumulate into the gradient, which
+  /// the backend computes as one GEMM that adds to its output.
+  void formMatmulAccumulateGroups() {
+    for (KernelOp matmul : freeKernels()) {
+      if (!isFree(matmul) || matmul.getKernel() != "matmul")
+        continue;
+      SmallVector<KernelOp> chain = getAccumulateChain(matmul);
+      if (!chain.empty())
+        (void)tryFuse(std::move(chain), "matmul_accumulate");
+    }
+  }
+
   void formAdamwGroups() {
     SmallVector<KernelOp> updates;
     for (KernelOp kernel : freeKernels())
@@ -507,7 +563,7 @@ struct FusePass : strata::fusion::impl::FusePassBase<FusePass> {
         getOperation().emitError("strata-fuse: unknown group kind '")
             << kind
             << "'; expected elementwise, matmul_bias, matmul_bias_gelu, "
-               "adamw or cross_entropy";
+               "matmul_accumulate, adamw or cross_entropy";
         return signalPassFailure();
       }
       selected.insert(kind);
@@ -524,12 +580,12 @@ struct FusePass : strata::fusion::impl::FusePassBase<FusePass> {
     llvm::raw_ostream &os = llvm::errs();
     os << llvm::format("%-24s", "function");
     for (StringRef kind : exec::getFusedKinds())
-      os << llvm::format(" %16s", kind.str().c_str());
+      os << llvm::format(" %17s", kind.str().c_str());
     os << "\n";
     for (const auto &[name, counts] : summary) {
       os << llvm::format("%-24s", name.c_str());
       for (StringRef kind : exec::getFusedKinds())
-        os << llvm::format(" %16u", counts.lookup(kind));
+        os << llvm::format(" %17u", counts.lookup(kind));
       os << "\n";
     }
   }

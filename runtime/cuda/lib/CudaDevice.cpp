@@ -384,17 +384,8 @@ llvm::Error CudaDevice::attach(exec::Executor &owner) {
 }
 
 uint8_t *CudaDevice::address(const plan::Buffer &buffer) const {
-  switch (buffer.role()) {
-  case plan::PARAM:
-  case plan::STATE:
-    return persistent.data() + buffer.offset();
-  case plan::INPUT:
-    return inputs.data() + buffer.offset();
-  case plan::LOCAL:
-    return locals.data() + buffer.offset();
-  default:
-    return arena.data() + buffer.offset();
-  }
+  const DeviceBlock *regions[] = {&persistent, &inputs, &arena, &locals};
+  return regions[int(exec::regionOf(buffer))]->data() + buffer.offset();
 }
 
 exec::BufferView CudaDevice::view(int id) const {

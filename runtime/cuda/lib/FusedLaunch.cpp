@@ -16,6 +16,8 @@ llvm::Error cuda::launchFusedKind(llvm::StringRef kind,
                                   const LaunchContext &context) {
   if (kind == "matmul_bias" || kind == "matmul_bias_gelu")
     return launchMatmulEpilogue(fused, inputs, outputs, context);
+  if (kind == "matmul_accumulate")
+    return launchMatmulAccumulate(fused, inputs, outputs, context);
   if (kind == "adamw")
     return launchAdamwGroup(fused, inputs, outputs, context);
   if (kind == "cross_entropy")

@@ -2,8 +2,9 @@
 //
 // Internal to runtime/cuda. The fused kinds other than "elementwise" (whose
 // kernels the compiler emits) run as one hand-written launch or cuBLASLt
-// call: "matmul_bias", "matmul_bias_gelu" (cuBLASLt epilogues), "adamw"
-// (multi-tensor update), "cross_entropy" (loss and gradient in one pass). A
+// call: "matmul_bias", "matmul_bias_gelu" (cuBLASLt epilogues),
+// "matmul_accumulate" (a GEMM adding to the gradient), "adamw" (multi-tensor
+// update), "cross_entropy" (loss and gradient in one pass). A
 // kind without such a form, or a body that does not match its form, is an
 // error here; the device then runs the body kernel by kernel.
 //

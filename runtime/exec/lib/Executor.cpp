@@ -144,17 +144,8 @@ const plan::Buffer *Executor::find(llvm::StringRef name) const {
 }
 
 uint8_t *Executor::address(const plan::Buffer &buffer) const {
-  switch (buffer.role()) {
-  case plan::PARAM:
-  case plan::STATE:
-    return persistent.data() + buffer.offset();
-  case plan::INPUT:
-    return inputs.data() + buffer.offset();
-  case plan::LOCAL:
-    return locals.data() + buffer.offset();
-  default:
-    return arena.data() + buffer.offset();
-  }
+  const Region *regions[] = {&persistent, &inputs, &arena, &locals};
+  return regions[int(regionOf(buffer))]->data() + buffer.offset();
 }
 
 static bool isPersistent(const plan::Buffer &buffer) {

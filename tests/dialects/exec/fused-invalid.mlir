@@ -2,7 +2,7 @@
 
 func.func @f(%x: memref<4xf32>) {
   %y = exec.alloc : memref<4xf32>
-  // expected-error@+1 {{unknown kind 'conv'; expected elementwise, matmul_bias, matmul_bias_gelu, adamw or cross_entropy}}
+  // expected-error@+1 {{unknown kind 'conv'; expected elementwise, matmul_bias, matmul_bias_gelu, matmul_accumulate, adamw or cross_entropy}}
   exec.fused "conv" ins(%a = %x) outs(%o = %y) : (memref<4xf32>) -> memref<4xf32> {
     exec.kernel "neg"(%a) outs(%o) : (memref<4xf32>) -> memref<4xf32>
   }
@@ -257,5 +257,43 @@ func.func @f(%x: memref<4xf32>) {
   %y = exec.alloc : memref<4xf32>
   // expected-error@+1 {{expects every output to be an exec.alloc buffer (or, in an exec.fused, one of its outputs)}}
   exec.kernel "neg"(%y) outs(%x) : (memref<4xf32>) -> memref<4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<16x8xf32>, %dy: memref<16x4xf32>, %g: memref<8x4xf32>) {
+  // expected-error@+1 {{a matmul_accumulate group runs 'matmul', 'accumulate' or 'matmul', 'cast', 'accumulate', got 'matmul', 'neg', 'accumulate'}}
+  exec.fused "matmul_accumulate" ins(%a = %x, %b = %dy, %c = %g) : (memref<16x8xf32>, memref<16x4xf32>, memref<8x4xf32>) -> () {
+    %p = exec.alloc : memref<8x4xf32>
+    exec.kernel "matmul"(%a, %b) outs(%p) attrs {transpose_a} : (memref<16x8xf32>, memref<16x4xf32>) -> memref<8x4xf32>
+    %n = exec.alloc : memref<8x4xf32>
+    exec.kernel "neg"(%p) outs(%n) : (memref<8x4xf32>) -> memref<8x4xf32>
+    exec.kernel "accumulate"(%c, %n) : (memref<8x4xf32>, memref<8x4xf32>) -> ()
+  }
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<16x8xbf16>, %dy: memref<16x4xbf16>, %g: memref<8x4xbf16>) {
+  // expected-error@+1 {{the accumulate must add an f32 value of the target's shape to an f32 target, got 'memref<8x4xbf16>' into 'memref<8x4xbf16>'}}
+  exec.fused "matmul_accumulate" ins(%a = %x, %b = %dy, %c = %g) : (memref<16x8xbf16>, memref<16x4xbf16>, memref<8x4xbf16>) -> () {
+    %p = exec.alloc : memref<8x4xbf16>
+    exec.kernel "matmul"(%a, %b) outs(%p) attrs {transpose_a} : (memref<16x8xbf16>, memref<16x4xbf16>) -> memref<8x4xbf16>
+    exec.kernel "accumulate"(%c, %p) : (memref<8x4xbf16>, memref<8x4xbf16>) -> ()
+  }
+  return
+}
+
+// -----
+
+func.func @f(%x: memref<8x8xf32>, %g: memref<8x8xf32>) {
+  // expected-error@+1 {{the matmul must not read the buffer the group accumulates into}}
+  exec.fused "matmul_accumulate" ins(%a = %x, %c = %g) : (memref<8x8xf32>, memref<8x8xf32>) -> () {
+    %p = exec.alloc : memref<8x8xf32>
+    exec.kernel "matmul"(%a, %c) outs(%p) : (memref<8x8xf32>, memref<8x8xf32>) -> memref<8x8xf32>
+    exec.kernel "accumulate"(%c, %p) : (memref<8x8xf32>, memref<8x8xf32>) -> ()
+  }
   return
 }

@@ -42,3 +42,23 @@ func.func @adamw(%step: memref<i32>, %lr: memref<f32>, %scale: memref<f32>) {
   }
   return
 }
+
+exec.global @u : memref<8x4xf32> param zeros
+exec.global @u.grad : memref<8x4xf32> state grad of @u
+
+// A weight gradient added to its global in place: the group has no outputs.
+// CHECK-LABEL: func.func @matmul_accumulate
+// CHECK: exec.fused "matmul_accumulate" ins(%[[X:.*]] = %{{.*}}, %[[DY:.*]] = %{{.*}}, %[[G:.*]] = %{{.*}}) : ({{.*}}) -> () {
+// CHECK: exec.kernel "accumulate"(%[[G]], %{{.*}})
+func.func @matmul_accumulate(%x: memref<16x8xbf16>, %dy: memref<16x4xbf16>) {
+  %g = exec.global_ref @u.grad : memref<8x4xf32>
+  exec.fused "matmul_accumulate" ins(%a = %x, %b = %dy, %c = %g)
+      : (memref<16x8xbf16>, memref<16x4xbf16>, memref<8x4xf32>) -> () {
+    %p = exec.alloc : memref<8x4xbf16>
+    exec.kernel "matmul"(%a, %b) outs(%p) attrs {transpose_a} : (memref<16x8xbf16>, memref<16x4xbf16>) -> memref<8x4xbf16>
+    %f = exec.alloc : memref<8x4xf32>
+    exec.kernel "cast"(%p) outs(%f) : (memref<8x4xbf16>) -> memref<8x4xf32>
+    exec.kernel "accumulate"(%c, %f) : (memref<8x4xf32>, memref<8x4xf32>) -> ()
+  }
+  return
+}

@@ -6,8 +6,8 @@
 // f32 copies of the inputs (bf16 inputs are generated representable in
 // bf16), so a bf16 output differs from the reference by its rounding (and
 // the f32 arithmetic) only. Also: data errors reported on the device, the
-// fused matmul epilogues against their bodies run on the CPU, and a CUDA
-// graph capture and replay of several kernels.
+// fused matmul epilogues and matmul_accumulate against their bodies run on
+// the CPU, and a CUDA graph capture and replay of several kernels.
 //
 // Tolerances (relative error ‖got − want‖ / ‖want‖): 1e-5 for f32 results;
 // 1e-2 where a bf16 value is involved; 5e-3 for f32 matmuls, which run on
@@ -20,8 +20,9 @@
 #include "strata/Cuda/Kernels.h"
 #include "strata/Exec/CpuKernels.h"
 
-// Internal to runtime/cuda: the fused-kind launcher.
+// Internal to runtime/cuda: the fused-kind launchers and their dispatch.
 #include "FusedKinds.h"
+#include "FusedLaunch.h"
 
 #include "CudaTestUtil.h"
 #include "gtest/gtest.h"
@@ -1201,6 +1202,231 @@ TEST_F(KernelsForwardTest, MatmulEpilogueRejectsOtherPatterns) {
       fusedMatmul(false, true, false), {x.view(), w32.view(), bias.view()},
       {out.view()}, context(0)));
   EXPECT_NE(err.find("both bf16 or both f32"), std::string::npos) << err;
+}
+
+//===----------------------------------------------------------------------===//
+// Fused matmul_accumulate (weight gradients)
+//===----------------------------------------------------------------------===//
+
+/// A matmul_accumulate group: A (id 0), B (1) and the f32 gradient (2, an
+/// input written in place) -> the product (local 10) [-> its f32 cast (local
+/// 11)] -> accumulate into the gradient. No outputs.
+plan::Kernel fusedMatmulAccumulate(bool withCast, bool transA, bool transB) {
+  plan::Kernel fused;
+  fused.set_op("fused");
+  fused.set_location("test.sg:3:1");
+  (*fused.mutable_attrs())["kind"] = stringAttr("matmul_accumulate");
+  for (int id : {0, 1, 2})
+    fused.add_inputs(id);
+  plan::Kernel *mm = fused.add_body();
+  mm->set_op("matmul");
+  mm->add_inputs(0);
+  mm->add_inputs(1);
+  mm->add_outputs(10);
+  if (transA)
+    (*mm->mutable_attrs())["transpose_a"] = unitAttr();
+  if (transB)
+    (*mm->mutable_attrs())["transpose_b"] = unitAttr();
+  fused.add_locals(10);
+  int value = 10;
+  if (withCast) {
+    plan::Kernel *convert = fused.add_body();
+    convert->set_op("cast");
+    convert->add_inputs(10);
+    convert->add_outputs(11);
+    fused.add_locals(11);
+    value = 11;
+  }
+  plan::Kernel *acc = fused.add_body();
+  acc->set_op("accumulate");
+  acc->add_inputs(2);
+  acc->add_inputs(value);
+  return fused;
+}
+
+/// The body of a matmul_accumulate group run kernel by kernel by the CPU
+/// dispatch, as a backend without its one-kernel form runs it: the product
+/// in a `productType` buffer (bf16: rounded as a bf16 local holds it), the
+/// cast (if any) to f32, the accumulate into a copy of `grad`, returned.
+std::vector<float> runAccumulateBodyOnCpu(const plan::Kernel &fused,
+                                          const Tensor &a, const Tensor &b,
+                                          const Tensor &grad,
+                                          plan::DType productType) {
+  // Buffers by id; bf16 ones hold bits. The operands are bf16-representable,
+  // so their f32 copies are what the CPU computes from either way.
+  std::vector<float> af = a.values, bf = b.values, gf = grad.values;
+  std::vector<float> product32(grad.count()), cast32(grad.count());
+  std::vector<uint16_t> product16(grad.count());
+  std::map<int, exec::BufferView> views = {
+      {0, {af.data(), F32, a.shape}},
+      {1, {bf.data(), F32, b.shape}},
+      {2, {gf.data(), F32, grad.shape}},
+      {10, productType == BF16
+               ? exec::BufferView{product16.data(), BF16, grad.shape}
+               : exec::BufferView{product32.data(), F32, grad.shape}},
+      {11, {cast32.data(), F32, grad.shape}}};
+  for (const plan::Kernel &kernel : fused.body()) {
+    std::vector<exec::BufferView> in, out;
+    for (int id : kernel.inputs())
+      in.push_back(views.at(id));
+    for (int id : kernel.outputs())
+      out.push_back(views.at(id));
+    std::string err =
+        errorText(exec::runCpuKernel(kernel, in, out, /*numThreads=*/1));
+    EXPECT_EQ(err, "") << "the CPU body failed at '" << kernel.op() << "'";
+  }
+  return gf;
+}
+
+/// One case of the weight-gradient GEMM: operand shapes and transposes.
+struct AccumulateCase {
+  const char *what;
+  std::vector<int64_t> a, b, grad;
+  bool transA, transB;
+};
+
+/// 2-D weight gradients (xᵀ·dy and the other transposes), a 3-D A whose
+/// leading dimensions fold into rows, and strided batches (the MoE experts'
+/// weight gradients); sizes that are multiples of no tile.
+const AccumulateCase kAccumulateCases[] = {
+    {"xT.dy", {300, 37}, {300, 129}, {37, 129}, true, false},
+    {"x.w", {37, 300}, {300, 129}, {37, 129}, false, false},
+    {"x.wT", {37, 300}, {129, 300}, {37, 129}, false, true},
+    {"xT.wT", {300, 37}, {129, 300}, {37, 129}, true, true},
+    {"3-D A folds", {3, 37, 100}, {100, 129}, {3, 37, 129}, false, false},
+    {"batched xT.dy", {3, 100, 37}, {3, 100, 129}, {3, 37, 129}, true, false},
+    {"batched x.wT", {2, 37, 100}, {2, 129, 100}, {2, 37, 129}, false, true},
+};
+
+// The one GEMM against the body run on the CPU, the gradient pre-filled with
+// random values (so that a GEMM that overwrote it would fail): within the
+// body's own bf16 rounding of the product (bf16 plans: 1e-2), and, against
+// the body with an f32 product, within the GEMM's arithmetic (bf16 operands:
+// 1e-4, which a product rounded to bf16 would not meet; f32 operands run on
+// TF32 tensor cores: 5e-3).
+TEST_F(KernelsForwardTest, MatmulAccumulate) {
+  struct Types {
+    plan::DType operands, product;
+    bool withCast;
+    double tolBody, tolExact;
+  };
+  const Types types[] = {{BF16, BF16, true, 1e-2, 1e-4},
+                         {BF16, F32, false, 1e-4, 1e-4},
+                         {F32, F32, false, 5e-3, 5e-3}};
+  for (const AccumulateCase &c : kAccumulateCases)
+    for (const Types &t : types) {
+      plan::Kernel fused =
+          fusedMatmulAccumulate(t.withCast, c.transA, c.transB);
+      int64_t k = c.transA ? c.a[c.a.size() - 2] : c.a.back();
+      Tensor a = random(rng, t.operands, c.a), b = random(rng, t.operands, c.b);
+      // Gradient entries of the product's size (std sqrt(K)).
+      Tensor grad = random(rng, F32, c.grad, false, std::sqrt(float(k)));
+      std::vector<float> body =
+          runAccumulateBodyOnCpu(fused, a, b, grad, t.product);
+      std::vector<float> exact = runAccumulateBodyOnCpu(fused, a, b, grad, F32);
+
+      DeviceTensor da(t.operands, a.shape), db(t.operands, b.shape),
+          dg(F32, grad.shape);
+      da.upload(a);
+      db.upload(b);
+      dg.upload(grad);
+      std::string err = errorText(cuda::launchMatmulAccumulate(
+          fused, {da.view(), db.view(), dg.view()}, {}, context(0)));
+      ASSERT_EQ(err, "") << c.what;
+      ASSERT_CUDA(cudaStreamSynchronize(stream));
+      std::vector<float> got = dg.download().values;
+      double eBody = relativeError(got, body),
+             eExact = relativeError(got, exact),
+             eOverwrite = relativeError(grad.values, body);
+      std::printf("  matmul_accumulate %-14s %s operands, %s product%s: rel. "
+                  "error %.2e vs the body, %.2e vs the f32 product\n",
+                  c.what, t.operands == F32 ? "f32" : "bf16",
+                  t.product == F32 ? "f32" : "bf16",
+                  t.withCast ? " + cast" : "", eBody, eExact);
+      EXPECT_LE(eBody, t.tolBody) << c.what;
+      EXPECT_LE(eExact, t.tolExact) << c.what;
+      // The check can tell an accumulation from the pre-filled gradient.
+      EXPECT_GT(eOverwrite, 0.1) << c.what;
+    }
+}
+
+// The dispatch of the fused kinds reaches the launcher; a second launch adds
+// the product again.
+TEST_F(KernelsForwardTest, MatmulAccumulateTwiceThroughTheDispatch) {
+  plan::Kernel fused = fusedMatmulAccumulate(true, true, false);
+  Tensor a = random(rng, BF16, {200, 64}), b = random(rng, BF16, {200, 96});
+  Tensor grad = random(rng, F32, {64, 96});
+  std::vector<float> once = runAccumulateBodyOnCpu(fused, a, b, grad, F32);
+  Tensor after = grad;
+  after.values = once;
+  std::vector<float> twice = runAccumulateBodyOnCpu(fused, a, b, after, F32);
+  DeviceTensor da(BF16, a.shape), db(BF16, b.shape), dg(F32, grad.shape);
+  da.upload(a);
+  db.upload(b);
+  dg.upload(grad);
+  for (int i = 0; i < 2; ++i)
+    ASSERT_EQ(errorText(cuda::launchFusedKind("matmul_accumulate", fused,
+                                              {da.view(), db.view(), dg.view()},
+                                              {}, context(0))),
+              "");
+  ASSERT_CUDA(cudaStreamSynchronize(stream));
+  EXPECT_LE(relativeError(dg.download().values, twice), 1e-4);
+}
+
+// What does not match the one-GEMM form is an error naming why, and enqueues
+// nothing: the gradient keeps its bits.
+TEST_F(KernelsForwardTest, MatmulAccumulateRejectsOtherPatterns) {
+  Tensor grad = random(rng, F32, {37, 20});
+  DeviceTensor x(BF16, {64, 37}), dy(BF16, {64, 20}), x32(F32, {64, 37}),
+      g(F32, {37, 20}), g16(BF16, {37, 20});
+  x.upload(random(rng, BF16, {64, 37}));
+  dy.upload(random(rng, BF16, {64, 20}));
+  x32.upload(random(rng, F32, {64, 37}));
+  g.upload(grad);
+  auto expectRejected = [&](const plan::Kernel &fused,
+                            std::vector<exec::BufferView> in,
+                            llvm::StringRef message) {
+    std::string err =
+        errorText(cuda::launchMatmulAccumulate(fused, in, {}, context(0)));
+    EXPECT_NE(err.find(message.str()), std::string::npos) << err;
+    ASSERT_CUDA(cudaStreamSynchronize(stream));
+    Tensor after = g.download();
+    EXPECT_EQ(std::memcmp(after.values.data(), grad.values.data(),
+                          grad.values.size() * sizeof(float)),
+              0)
+        << "the gradient changed after: " << err;
+  };
+  plan::Kernel fused = fusedMatmulAccumulate(true, true, false);
+  // Mixed operand types run as the body (which converts one operand).
+  expectRejected(fused, {x32.view(), dy.view(), g.view()},
+                 "both bf16 or both f32");
+  // A bf16 gradient.
+  expectRejected(fused, {x.view(), dy.view(), g16.view()},
+                 "the gradient must be f32");
+  // A gradient of another shape.
+  DeviceTensor gT(F32, {20, 37});
+  expectRejected(fused, {x.view(), dy.view(), gT.view()},
+                 "the gradient has shape");
+  // Broadcast batch dimensions.
+  DeviceTensor a3(BF16, {3, 64, 37}), b3(BF16, {1, 64, 20}),
+      g3(F32, {3, 37, 20});
+  expectRejected(fused, {a3.view(), b3.view(), g3.view()},
+                 "only equal batch dimensions");
+  // The gradient is an operand.
+  DeviceTensor sq(F32, {37, 37});
+  expectRejected(fusedMatmulAccumulate(false, false, false),
+                 {sq.view(), sq.view(), sq.view()},
+                 "reads the buffer it accumulates into");
+  // Another body.
+  plan::Kernel other = fused;
+  other.mutable_body(1)->set_op("neg");
+  expectRejected(other, {x.view(), dy.view(), g.view()},
+                 "the body is not matmul, [cast,] accumulate");
+  // The accumulate adds something else than the product.
+  plan::Kernel wrong = fused;
+  wrong.mutable_body(2)->set_inputs(1, 10);
+  expectRejected(wrong, {x.view(), dy.view(), g.view()},
+                 "the accumulate must add the product");
 }
 
 //===----------------------------------------------------------------------===//

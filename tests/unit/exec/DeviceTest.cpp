@@ -103,17 +103,8 @@ public:
 
 private:
   uint8_t *address(const plan::Buffer &buffer) {
-    switch (buffer.role()) {
-    case plan::PARAM:
-    case plan::STATE:
-      return persistent.data() + buffer.offset();
-    case plan::INPUT:
-      return inputs.data() + buffer.offset();
-    case plan::LOCAL:
-      return locals.data() + buffer.offset();
-    default:
-      return arena.data() + buffer.offset();
-    }
+    std::vector<uint8_t> *regions[] = {&persistent, &inputs, &arena, &locals};
+    return regions[int(regionOf(buffer))]->data() + buffer.offset();
   }
   llvm::Error run(const plan::Kernel &kernel) {
     std::vector<BufferView> in, out;

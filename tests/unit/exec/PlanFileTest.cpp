@@ -442,6 +442,64 @@ TEST(ValidatePlan, TheFusedPlanIsValid) {
   EXPECT_EQ(errorMessage(validatePlan(plan, "p")), "");
 }
 
+/// The linear model with its weight gradient (matmul with transpose_a, then
+/// accumulate into w.grad) as a matmul_accumulate group: the product is a
+/// LOCAL buffer, w.grad an input written in place, and the group has no
+/// outputs.
+plan::Plan matmulAccumulatePlan() {
+  plan::Plan plan = linearModelPlan();
+  plan.set_version(2);
+  plan::Program &grad = *plan.mutable_grad();
+  int matmul = -1, accumulate = -1;
+  for (int k = 0; k < grad.kernels_size(); ++k) {
+    const plan::Kernel &kernel = grad.kernels(k);
+    if (kernel.op() == "matmul" && kernel.attrs().count("transpose_a"))
+      matmul = k;
+    if (kernel.op() == "accumulate" && matmul >= 0 &&
+        kernel.inputs(1) == grad.kernels(matmul).outputs(0))
+      accumulate = k;
+  }
+  EXPECT_GE(matmul, 0);
+  EXPECT_GT(accumulate, matmul);
+  if (matmul < 0 || accumulate <= matmul)
+    return plan;
+  int dw = grad.kernels(matmul).outputs(0);
+  plan::Buffer &local = *plan.mutable_buffers(dw);
+  local.set_role(plan::LOCAL);
+  local.set_offset(0);
+  plan.set_local_bytes(local.size_bytes());
+  plan::Kernel fused;
+  fused.set_op("fused");
+  fused.set_location(grad.kernels(matmul).location());
+  (*fused.mutable_attrs())["kind"].set_s("matmul_accumulate");
+  *fused.add_body() = grad.kernels(matmul);
+  *fused.add_body() = grad.kernels(accumulate);
+  for (int id : grad.kernels(matmul).inputs())
+    fused.add_inputs(id);
+  fused.add_inputs(grad.kernels(accumulate).inputs(0));
+  fused.add_locals(dw);
+  google::protobuf::RepeatedPtrField<plan::Kernel> kernels;
+  for (int k = 0; k < grad.kernels_size(); ++k) {
+    if (k == accumulate)
+      *kernels.Add() = fused;
+    else if (k != matmul)
+      *kernels.Add() = grad.kernels(k);
+  }
+  grad.mutable_kernels()->Swap(&kernels);
+  return plan;
+}
+
+TEST(ValidatePlan, TheMatmulAccumulatePlanIsValid) {
+  plan::Plan plan = matmulAccumulatePlan();
+  EXPECT_EQ(errorMessage(validatePlan(plan, "p")), "");
+  ScratchDir dir;
+  std::string path = dir.file("accumulate.plan");
+  ASSERT_EQ(errorMessage(writePlanFile(path, plan)), "");
+  llvm::Expected<plan::Plan> back = readPlanFile(path);
+  ASSERT_TRUE(bool(back)) << llvm::toString(back.takeError());
+  EXPECT_EQ(text(*back), text(plan));
+}
+
 TEST(ValidatePlan, FusedCorruptionsAreNamed) {
   const Corruption corruptions[] = {
       {"version 1",

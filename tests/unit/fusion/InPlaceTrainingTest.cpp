@@ -3,7 +3,10 @@
 // strata-memory-plan lets a reshape and a cross_entropy group's logits
 // gradient take the bytes of an input that dies there (docs/memory-plan.md,
 // "In-place kernels"). On the CPU executor gpt2_tiny's plans must train to
-// the same bits with and without those hints, fused or not, in f32 and bf16.
+// the same bits with and without those hints, fused or not, in f32 and bf16;
+// and with or without matmul_accumulate groups, whose bodies the CPU runs
+// (the product's local replaces an arena temporary, the matmul moves to the
+// accumulate).
 //
 //===----------------------------------------------------------------------===//
 
@@ -43,6 +46,8 @@ std::string examplePath(llvm::StringRef file) {
 
 struct Variant {
   bool bf16, fuse, inPlace;
+  /// With fuse: whether strata-fuse forms matmul_accumulate groups.
+  bool matmulAccumulate = true;
 };
 
 class InPlaceTrainingTest : public ::testing::Test {
@@ -78,8 +83,14 @@ protected:
     autodiffOptions.lr = 3e-3;
     pm.addPass(autodiff::createStrataAutodiff(autodiffOptions));
     pm.addPass(lowering::createLowerToExecPass());
-    if (variant.fuse)
-      pm.addPass(fusion::createFusePass());
+    if (variant.fuse) {
+      fusion::FusePassOptions fuseOptions;
+      if (!variant.matmulAccumulate)
+        for (StringRef kind : exec::getFusedKinds())
+          if (kind != "matmul_accumulate")
+            fuseOptions.kinds.push_back(kind.str());
+      pm.addPass(fusion::createFusePass(fuseOptions));
+    }
     lowering::MemoryPlanPassOptions planOptions;
     planOptions.inPlace = variant.inPlace;
     pm.addPass(lowering::createMemoryPlanPass(planOptions));
@@ -139,7 +150,8 @@ protected:
     const Variant variants[] = {{bf16, true, true},
                                 {bf16, true, false},
                                 {bf16, false, true},
-                                {bf16, false, false}};
+                                {bf16, false, false},
+                                {bf16, true, true, false}};
     std::vector<std::vector<double>> losses;
     for (Variant variant : variants) {
       OwningOpRef<ModuleOp> module;
@@ -152,7 +164,8 @@ protected:
       for (int64_t step = 0; step < kSteps; ++step)
         EXPECT_EQ(losses[i][step], losses[0][step])
             << "variant " << i << " (fuse " << variants[i].fuse << ", in-place "
-            << variants[i].inPlace << "), step " << step + 1;
+            << variants[i].inPlace << ", matmul_accumulate "
+            << variants[i].matmulAccumulate << "), step " << step + 1;
     EXPECT_LT(losses[0].back(), losses[0].front());
   }
 
@@ -219,13 +232,43 @@ TEST_F(InPlaceTrainingTest, LogitsGradientAndReshapesReuseTheirInputs) {
 }
 
 // Four AdamW steps give the same losses, to the bit, with in-place hints or
-// without and fused or not.
+// without, fused or not, with matmul_accumulate groups or without.
 TEST_F(InPlaceTrainingTest, F32PlansTrainToTheSameBits) {
   checkTrainsAsBefore(/*bf16=*/false);
 }
 
 TEST_F(InPlaceTrainingTest, Bf16PlansTrainToTheSameBits) {
   checkTrainsAsBefore(/*bf16=*/true);
+}
+
+// The weight gradients form matmul_accumulate groups: every weight but the
+// tied embedding, in f32 (matmul, accumulate) and bf16 (matmul, cast,
+// accumulate), each adding to a gradient global that is a group input.
+TEST_F(InPlaceTrainingTest, WeightGradientsAccumulateInTheirGroups) {
+  for (bool bf16 : {false, true}) {
+    SCOPED_TRACE(bf16 ? "bf16" : "f32");
+    OwningOpRef<ModuleOp> module;
+    plan::Plan plan = compile({bf16, true, true}, module);
+    ASSERT_TRUE(module);
+    EXPECT_GT(plan.local_bytes(), 0u);
+    func::FuncOp grad = getGrad(*module);
+    ASSERT_TRUE(grad);
+    int groups = 0;
+    grad.walk([&](exec::FusedOp fused) {
+      if (fused.getKind() != "matmul_accumulate")
+        return;
+      ++groups;
+      EXPECT_TRUE(fused.getOutputs().empty());
+      auto kernels = llvm::to_vector(fused.getBody().getOps<exec::KernelOp>());
+      ASSERT_EQ(kernels.size(), bf16 ? 3u : 2u);
+      Value target = fused.getOperandOf(
+          cast<BlockArgument>(kernels.back().getInputs()[0]));
+      auto ref = target.getDefiningOp<exec::GlobalRefOp>();
+      ASSERT_TRUE(ref);
+      EXPECT_TRUE(ref.getName().ends_with(".grad")) << ref.getName().str();
+    });
+    EXPECT_EQ(groups, 8);
+  }
 }
 
 } // namespace

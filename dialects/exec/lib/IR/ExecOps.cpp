@@ -46,9 +46,9 @@ bool strata::exec::isElementwiseKernel(StringRef kernel) {
 }
 
 ArrayRef<StringRef> strata::exec::getFusedKinds() {
-  static const StringRef kinds[] = {"elementwise", "matmul_bias",
-                                    "matmul_bias_gelu", "adamw",
-                                    "cross_entropy"};
+  static const StringRef kinds[] = {
+      "elementwise",       "matmul_bias", "matmul_bias_gelu",
+      "matmul_accumulate", "adamw",       "cross_entropy"};
   return kinds;
 }
 
@@ -452,8 +452,8 @@ LogicalResult FusedOp::verify() {
   if (!llvm::is_contained(getFusedKinds(), getKind()))
     return emitOpError("unknown kind '")
            << getKind()
-           << "'; expected elementwise, matmul_bias, matmul_bias_gelu, adamw "
-              "or cross_entropy";
+           << "'; expected elementwise, matmul_bias, matmul_bias_gelu, "
+              "matmul_accumulate, adamw or cross_entropy";
   if (getFunction() && getKind() != "elementwise")
     return emitOpError("only an elementwise group has a 'function'");
   if (getFunction() && getFunction()->empty())
@@ -608,6 +608,53 @@ verifyMatmulGroup(FusedOp op, MutableArrayRef<KernelOp> kernels, bool gelu) {
   return success();
 }
 
+/// matmul, optionally a cast of its result, and accumulate of that into an f32
+/// input of the group (a gradient written in place, as adamw's state).
+static LogicalResult
+verifyMatmulAccumulateGroup(FusedOp op, MutableArrayRef<KernelOp> kernels) {
+  bool withCast = kernels.size() == 3;
+  if ((kernels.size() != 2 && !withCast) ||
+      kernels.front().getKernel() != "matmul" ||
+      (withCast && kernels[1].getKernel() != "cast") ||
+      kernels.back().getKernel() != "accumulate")
+    return op.emitOpError("a matmul_accumulate group runs 'matmul', "
+                          "'accumulate' or 'matmul', 'cast', 'accumulate', "
+                          "got ")
+           << describeKernels(kernels);
+  Value product = kernels[0].getOutputs()[0];
+  if (!product.getDefiningOp<AllocOp>())
+    return op.emitOpError("the matmul's result must be a local of the group");
+  Value value = product;
+  if (withCast) {
+    KernelOp castKernel = kernels[1];
+    if (castKernel.getInputs()[0] != product)
+      return op.emitOpError("the cast must read the matmul's result");
+    value = castKernel.getOutputs()[0];
+    if (!value.getDefiningOp<AllocOp>())
+      return op.emitOpError("the cast's result must be a local of the group");
+  }
+  KernelOp accumulate = kernels.back();
+  Value target = accumulate.getInputs()[0];
+  auto targetArg = dyn_cast<BlockArgument>(target);
+  if (!targetArg || op.isOutputArgument(targetArg))
+    return op.emitOpError("the accumulate's target must be an input of the "
+                          "group (written in place)");
+  if (accumulate.getInputs()[1] != value)
+    return op.emitOpError("the accumulate must add the ")
+           << (withCast ? "cast's" : "matmul's") << " result";
+  auto targetType = cast<MemRefType>(target.getType());
+  if (!targetType.getElementType().isF32() ||
+      targetType.getShape() != cast<MemRefType>(value.getType()).getShape() ||
+      !cast<MemRefType>(value.getType()).getElementType().isF32())
+    return op.emitOpError("the accumulate must add an f32 value of the "
+                          "target's shape to an f32 target, got ")
+           << value.getType() << " into " << target.getType();
+  if (llvm::is_contained(kernels[0].getInputs(), target))
+    return op.emitOpError("the matmul must not read the buffer the group "
+                          "accumulates into");
+  return success();
+}
+
 LogicalResult FusedOp::verifyRegions() {
   Block &block = getBody().front();
   KernelList kernels;
@@ -658,6 +705,8 @@ LogicalResult FusedOp::verifyRegions() {
     return verifyElementwiseGroup(*this, kernels);
   if (kind == "matmul_bias" || kind == "matmul_bias_gelu")
     return verifyMatmulGroup(*this, kernels, kind == "matmul_bias_gelu");
+  if (kind == "matmul_accumulate")
+    return verifyMatmulAccumulateGroup(*this, kernels);
   if (kind == "adamw") {
     for (KernelOp kernel : kernels)
       if (kernel.getKernel() != "adamw_update")

@@ -20,6 +20,10 @@ def FusePass : Pass<"strata-fuse", "::mlir::ModuleOp"> {
       `add` of a rank-1 bias of the last dimension reads, optionally followed
       by a tanh `gelu` of the sum (the sum stays an output of the group when
       other kernels read it: the gelu gradient does);
+    - `matmul_accumulate`: a `matmul` whose result, cast to f32 (bf16 plans)
+      or already f32, only an `accumulate` into a global reads (a weight
+      gradient; the global is an input of the group, written in place as an
+      `adamw` group writes its state);
     - `adamw`: the `adamw_update` kernels of a function (the apply program),
       as one group, else each run of consecutive ones;
     - `elementwise`: chains of elementwise kernels (`exec::isElementwiseKernel`,
@@ -60,7 +64,8 @@ def FusePass : Pass<"strata-fuse", "::mlir::ModuleOp"> {
   let options = [
     ListOption<"kinds", "kinds", "std::string",
                "Group kinds to form (default: all of elementwise, "
-               "matmul_bias, matmul_bias_gelu, adamw, cross_entropy)">,
+               "matmul_bias, matmul_bias_gelu, matmul_accumulate, adamw, "
+               "cross_entropy)">,
     Option<"printSummary", "print-summary", "bool", /*default=*/"false",
            "Print the number of groups of each kind per function to stderr">,
   ];

@@ -32,6 +32,25 @@ namespace strata::exec {
 
 class Executor;
 
+/// The memory regions of a plan (docs/plan-format.md): params and states,
+/// inputs, the arena of temporaries, the local scratch of fused bodies.
+enum class RegionKind { Persistent, Inputs, Arena, Locals };
+
+/// The region `buffer` lives in, at buffer.offset().
+inline RegionKind regionOf(const plan::Buffer &buffer) {
+  switch (buffer.role()) {
+  case plan::PARAM:
+  case plan::STATE:
+    return RegionKind::Persistent;
+  case plan::INPUT:
+    return RegionKind::Inputs;
+  case plan::LOCAL:
+    return RegionKind::Locals;
+  default:
+    return RegionKind::Arena;
+  }
+}
+
 class Device {
 public:
   virtual ~Device();

@@ -129,6 +129,9 @@ def Exec_FusedOp : Exec_Op<"fused", [
       (`function` names the emitted CUDA kernel once it exists);
     - `matmul_bias`: `matmul`, then `add` of a bias over the last dimension;
     - `matmul_bias_gelu`: the same followed by `gelu` (tanh);
+    - `matmul_accumulate`: `matmul`, optionally `cast` of its result to f32,
+      then `accumulate` of that into an f32 input of the group (a weight
+      gradient, written in place);
     - `adamw`: several `adamw_update` kernels;
     - `cross_entropy`: `cross_entropy` then `cross_entropy_grad` of the same
       logits and targets.
