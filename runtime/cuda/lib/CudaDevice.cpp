@@ -308,7 +308,6 @@ llvm::Error CudaDevice::attach(exec::Executor &owner) {
       {"persistent region (params and optimizer state)",
        plan->persistent_bytes()},
       {"arena (temporaries)", plan->arena_bytes()},
-      {"local scratch of fused kernels", plan->local_bytes()},
       {"kernel workspace", workspaceBytes},
       {"input region and its two staging buffers", 3 * plan->input_bytes()},
       {"cuBLASLt workspace", GemmHandle::kDefaultWorkspaceBytes},
@@ -337,9 +336,6 @@ llvm::Error CudaDevice::attach(exec::Executor &owner) {
   if (llvm::Error err = inputs.allocate(plan->input_bytes(), "input region"))
     return err;
   if (llvm::Error err = arena.allocate(plan->arena_bytes(), "arena"))
-    return err;
-  if (llvm::Error err =
-          locals.allocate(plan->local_bytes(), "fused kernels' local scratch"))
     return err;
   if (llvm::Error err = workspace.allocate(workspaceBytes, "kernel workspace"))
     return err;
@@ -527,6 +523,12 @@ llvm::Error CudaDevice::launchKernel(const plan::Kernel &kernel, int index,
     llvm::consumeError(std::move(err));
     state.runBody[index] = true;
   }
+  // The local scratch exists only once some group runs its body: most
+  // plans never need it, since every group has its one-kernel form.
+  if (!locals.data() && plan->local_bytes())
+    if (llvm::Error err = locals.allocate(
+            plan->local_bytes(), "local scratch of a fused kernel's body"))
+      return located(kernel, index, program, std::move(err));
   for (const plan::Kernel &inner : kernel.body()) {
     views(inner);
     if (llvm::Error err = launchCudaKernel(inner, in, out, context))

@@ -1,8 +1,9 @@
 //===- CudaDevice.h - Running plans on an NVIDIA GPU ------------*- C++ -*-===//
 //
 // The CUDA backend of the executor (exec::Device). On attach it makes one
-// device allocation per region of the plan (persistent, inputs, arena, the
-// local scratch of fused bodies, kernel workspace), loads the plan's emitted
+// device allocation per region of the plan (persistent, inputs, arena, kernel
+// workspace; the local scratch of fused bodies only once a fused kernel
+// without a one-kernel form needs it), loads the plan's emitted
 // kernels (Plan.cuda's cubin, through the CUDA runtime's library API: no
 // compiler at run time) and checks that the plan fits in device memory.
 //
