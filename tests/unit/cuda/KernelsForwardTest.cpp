@@ -25,6 +25,7 @@
 #include "FusedLaunch.h"
 
 #include "CudaTestUtil.h"
+#include "KernelTestUtil.h"
 #include "gtest/gtest.h"
 
 #include "llvm/Support/Error.h"
@@ -49,240 +50,9 @@ namespace {
 // Tensors and kernels
 //===----------------------------------------------------------------------===//
 
-/// A host tensor: `values` for F32/BF16 (BF16 ones representable in bf16),
-/// `ints` for I32.
-struct Tensor {
-  plan::DType dtype = plan::F32;
-  std::vector<int64_t> shape;
-  std::vector<float> values;
-  std::vector<int32_t> ints;
-
-  int64_t count() const {
-    int64_t n = 1;
-    for (int64_t d : shape)
-      n *= d;
-    return n;
-  }
-};
-
-/// What an output is: its dtype and shape.
-struct Spec {
-  plan::DType dtype;
-  std::vector<int64_t> shape;
-};
-
-constexpr plan::DType F32 = plan::F32, BF16 = plan::BF16, I32 = plan::I32;
-
-/// Normal(0, scale) values (|x| + offset when `positive`), in `dtype`.
-Tensor random(std::mt19937 &rng, plan::DType dtype, std::vector<int64_t> shape,
-              bool positive = false, float scale = 1.0f) {
-  Tensor t;
-  t.dtype = dtype;
-  t.shape = std::move(shape);
-  std::normal_distribution<float> dist(0.f, scale);
-  int64_t n = t.count();
-  if (dtype == I32) {
-    std::uniform_int_distribution<int32_t> ints(-1000, 1000);
-    for (int64_t i = 0; i < n; ++i)
-      t.ints.push_back(ints(rng));
-    return t;
-  }
-  for (int64_t i = 0; i < n; ++i) {
-    float v = dist(rng);
-    if (positive)
-      v = std::fabs(v) + 0.1f;
-    t.values.push_back(dtype == BF16 ? roundToBf16(v) : v);
-  }
-  return t;
-}
-
-/// I32 indices in [0, bound).
-Tensor indices(std::mt19937 &rng, std::vector<int64_t> shape, int64_t bound) {
-  Tensor t;
-  t.dtype = I32;
-  t.shape = std::move(shape);
-  std::uniform_int_distribution<int32_t> dist(0, int32_t(bound - 1));
-  for (int64_t i = 0; i < t.count(); ++i)
-    t.ints.push_back(dist(rng));
-  return t;
-}
-
-plan::Attribute intAttr(int64_t v) {
-  plan::Attribute a;
-  a.set_i(v);
-  return a;
-}
-plan::Attribute floatAttr(double v) {
-  plan::Attribute a;
-  a.set_f(v);
-  return a;
-}
-plan::Attribute stringAttr(const std::string &v) {
-  plan::Attribute a;
-  a.set_s(v);
-  return a;
-}
-plan::Attribute unitAttr() {
-  plan::Attribute a;
-  a.set_b(true);
-  return a;
-}
-plan::Attribute intsAttr(const std::vector<int64_t> &v) {
-  plan::Attribute a;
-  for (int64_t x : v)
-    a.mutable_ints()->add_values(x);
-  return a;
-}
-
-using Attrs = std::map<std::string, plan::Attribute>;
-
-/// A kernel whose buffer ids are 0..numInputs-1 then the outputs.
-plan::Kernel makeKernel(const std::string &op, int numInputs, int numOutputs,
-                        const Attrs &attrs = {}) {
-  plan::Kernel k;
-  k.set_op(op);
-  k.set_location("test.sg:1:1");
-  for (int i = 0; i < numInputs; ++i)
-    k.add_inputs(i);
-  for (int i = 0; i < numOutputs; ++i)
-    k.add_outputs(numInputs + i);
-  for (const auto &[name, attr] : attrs)
-    (*k.mutable_attrs())[name] = attr;
-  return k;
-}
-
-std::string errorText(llvm::Error err) {
-  return err ? llvm::toString(std::move(err)) : std::string();
-}
-
 //===----------------------------------------------------------------------===//
 // Device side
 //===----------------------------------------------------------------------===//
-
-size_t bytesOf(plan::DType dtype) { return dtype == BF16 ? 2 : 4; }
-
-/// Device memory of one tensor; outputs start poisoned (all bits set: NaN
-/// in f32 and bf16, -1 in i32).
-class DeviceTensor {
-public:
-  DeviceTensor(plan::DType dtype, std::vector<int64_t> shape)
-      : dtype(dtype), shape(std::move(shape)) {
-    int64_t n = 1;
-    for (int64_t d : this->shape)
-      n *= d;
-    count = n;
-    if (cudaMalloc(&ptr, std::max<size_t>(16, n * bytesOf(dtype))) ==
-        cudaSuccess)
-      cudaMemset(ptr, 0xff, n * bytesOf(dtype));
-  }
-  ~DeviceTensor() { cudaFree(ptr); }
-  DeviceTensor(const DeviceTensor &) = delete;
-  DeviceTensor &operator=(const DeviceTensor &) = delete;
-
-  void upload(const Tensor &t) {
-    ASSERT_EQ(t.count(), count);
-    if (dtype == I32) {
-      ASSERT_CUDA(
-          cudaMemcpy(ptr, t.ints.data(), count * 4, cudaMemcpyHostToDevice));
-    } else if (dtype == F32) {
-      ASSERT_CUDA(
-          cudaMemcpy(ptr, t.values.data(), count * 4, cudaMemcpyHostToDevice));
-    } else {
-      std::vector<uint16_t> bits(count);
-      for (int64_t i = 0; i < count; ++i)
-        bits[i] = toBf16Bits(t.values[i]);
-      ASSERT_CUDA(
-          cudaMemcpy(ptr, bits.data(), count * 2, cudaMemcpyHostToDevice));
-    }
-  }
-
-  Tensor download() const {
-    Tensor t;
-    t.dtype = dtype;
-    t.shape = shape;
-    if (dtype == I32) {
-      t.ints.assign(count, 0);
-      if (cudaMemcpy(t.ints.data(), ptr, count * 4, cudaMemcpyDeviceToHost))
-        t.ints.assign(count, -1);
-      return t;
-    }
-    t.values.assign(count, NAN);
-    if (dtype == F32) {
-      if (cudaMemcpy(t.values.data(), ptr, count * 4, cudaMemcpyDeviceToHost))
-        t.values.assign(count, NAN);
-      return t;
-    }
-    std::vector<uint16_t> bits(count);
-    if (cudaMemcpy(bits.data(), ptr, count * 2, cudaMemcpyDeviceToHost) ==
-        cudaSuccess)
-      for (int64_t i = 0; i < count; ++i)
-        t.values[i] = fromBf16Bits(bits[i]);
-    return t;
-  }
-
-  exec::BufferView view() const { return {ptr, dtype, shape}; }
-  void *data() const { return ptr; }
-
-private:
-  plan::DType dtype;
-  std::vector<int64_t> shape;
-  int64_t count = 0;
-  void *ptr = nullptr;
-};
-
-/// The CPU dispatch on f32 (or i32) copies of the inputs; outputs of `specs`'
-/// shapes, f32 for float dtypes.
-std::vector<Tensor> runCpu(const plan::Kernel &kernel,
-                           std::vector<Tensor> inputs,
-                           const std::vector<Spec> &specs) {
-  std::vector<exec::BufferView> inViews, outViews;
-  for (Tensor &t : inputs) {
-    if (t.dtype == I32) {
-      inViews.push_back({t.ints.data(), I32, t.shape});
-    } else {
-      t.dtype = F32;
-      inViews.push_back({t.values.data(), F32, t.shape});
-    }
-  }
-  std::vector<Tensor> outputs(specs.size());
-  for (size_t i = 0; i < specs.size(); ++i) {
-    Tensor &t = outputs[i];
-    t.shape = specs[i].shape;
-    if (specs[i].dtype == I32) {
-      t.dtype = I32;
-      t.ints.assign(t.count(), 0);
-      outViews.push_back({t.ints.data(), I32, t.shape});
-    } else {
-      t.dtype = F32;
-      t.values.assign(t.count(), 0.f);
-      outViews.push_back({t.values.data(), F32, t.shape});
-    }
-  }
-  std::string err = errorText(
-      exec::runCpuKernel(kernel, inViews, outViews, /*numThreads=*/1));
-  EXPECT_EQ(err, "") << "the CPU reference failed";
-  return outputs;
-}
-
-/// ‖got − want‖ / ‖want‖, exact for i32; both all-zero counts as 0.
-double errorOf(const Tensor &got, const Tensor &want) {
-  if (got.dtype == I32) {
-    for (size_t i = 0; i < want.ints.size(); ++i)
-      if (got.ints[i] != want.ints[i])
-        return INFINITY;
-    return 0.0;
-  }
-  double norm = 0;
-  for (float v : want.values)
-    norm += double(v) * v;
-  if (norm == 0) {
-    for (float v : got.values)
-      if (v != 0)
-        return INFINITY;
-    return 0.0;
-  }
-  return relativeError(got.values, want.values);
-}
 
 std::string describe(const std::vector<Tensor> &inputs,
                      const std::vector<Spec> &outputs) {
@@ -393,7 +163,7 @@ protected:
                         const std::vector<Tensor> &inputs,
                         const std::vector<Spec> &outputs, double tolerance) {
     std::vector<Tensor> gpu = runGpu(kernel, inputs, outputs);
-    std::vector<Tensor> cpu = runCpu(kernel, inputs, outputs);
+    std::vector<Tensor> cpu = runCpu(kernel, inputs, outputs).outputs;
     ASSERT_EQ(gpu.size(), cpu.size());
     for (size_t o = 0; o < gpu.size(); ++o) {
       double err = errorOf(gpu[o], cpu[o]);
@@ -1156,7 +926,7 @@ TEST_F(KernelsForwardTest, MatmulEpilogues) {
               kernel.add_inputs(i);
             kernel.add_outputs(body.inputs_size());
             cpu[body.outputs(0)] =
-                runCpu(kernel, ins, {{F32, {2, 37, n}}}).front();
+                runCpu(kernel, ins, {{F32, {2, 37, n}}}).outputs.front();
           }
           // The GPU: one launch.
           DeviceTensor dx(tin, x.shape), dw(tin, w.shape), db(tout, bias.shape);
