@@ -252,23 +252,10 @@ Error launchIotaOp(const KernelCall &c, const LaunchContext &context) {
 }
 
 Error launchConstantOp(const KernelCall &c, const LaunchContext &context) {
-  if (!c.hasAttr("value"))
-    return c.fail("missing attribute 'value'");
-  STRATA_RETURN_IF_ERROR(expectKnownDType(c, /*isInput=*/false, 0));
-  const plan::Attribute &attr = c.kernel.attrs().at("value");
-  int64_t n = c.outCount(0);
   llvm::SmallVector<double> values;
-  if (attr.value_case() == plan::Attribute::kFloats)
-    values.assign(attr.floats().values().begin(), attr.floats().values().end());
-  else if (attr.value_case() == plan::Attribute::kInts)
-    for (int64_t v : attr.ints().values())
-      values.push_back(double(v));
-  else
-    return c.fail("attribute 'value' must be a list of floats or integers");
-  if (values.size() != 1 && int64_t(values.size()) != n)
-    return c.fail("attribute 'value' has " + llvm::Twine(values.size()) +
-                  " elements for an output of shape " +
-                  shapeString(c.outShape(0)));
+  STRATA_RETURN_IF_ERROR(exec::detail::constantValues(c, values));
+  STRATA_RETURN_IF_ERROR(expectKnownDType(c, /*isInput=*/false, 0));
+  int64_t n = c.outCount(0);
   bool integer = c.outputs[0].dtype == plan::I32;
   if (integer)
     for (double v : values)
@@ -588,33 +575,25 @@ Error launchNormOp(const KernelCall &c, const LaunchContext &context) {
                                 rows, dim, float(epsilon), context.stream));
 }
 
-/// The CPU's crossEntropyShape without its target check, which the kernel
-/// makes.
-Error crossEntropyDims(const KernelCall &c, int64_t &rows, int64_t &vocab) {
+/// The CPU's checks without the target values, which the kernel checks on
+/// the device.
+Error crossEntropyOperands(const KernelCall &c, int64_t &rows, int64_t &vocab) {
   STRATA_RETURN_IF_ERROR(expectFloats(c, {0}));
   STRATA_RETURN_IF_ERROR(expectI32Input(c, 1));
   STRATA_RETURN_IF_ERROR(c.expectOutCount(0, 1));
-  llvm::ArrayRef<int64_t> ls = c.inShape(0);
-  if (ls.empty())
-    return c.fail("logits must have rank >= 1");
-  vocab = ls.back();
-  rows = vocab ? c.inCount(0) / vocab : 0;
-  if (c.inCount(1) != rows)
-    return c.fail("targets " + shapeString(c.inShape(1)) +
-                  " do not match logits " + shapeString(ls));
-  return Error::success();
+  return exec::detail::crossEntropyDims(c, rows, vocab);
 }
 
 Expected<size_t> crossEntropyWorkspace(const KernelCall &c) {
   int64_t rows, vocab;
-  if (Error err = crossEntropyDims(c, rows, vocab))
+  if (Error err = crossEntropyOperands(c, rows, vocab))
     return std::move(err);
   return size_t(rows) * sizeof(float);
 }
 
 Error launchCrossEntropyOp(const KernelCall &c, const LaunchContext &context) {
   int64_t rows, vocab;
-  STRATA_RETURN_IF_ERROR(crossEntropyDims(c, rows, vocab));
+  STRATA_RETURN_IF_ERROR(crossEntropyOperands(c, rows, vocab));
   STRATA_RETURN_IF_ERROR(checkedScratch(c, context, rows * sizeof(float)));
   return launched(c, launchCrossEntropy(
                          inPtr(c, 0),
@@ -645,21 +624,9 @@ Error launchReshape(const KernelCall &c, const LaunchContext &context) {
 }
 
 Error launchTranspose(const KernelCall &c, const LaunchContext &context) {
-  llvm::SmallVector<int64_t> perm;
-  STRATA_RETURN_IF_ERROR(c.intsAttr("permutation", perm));
+  llvm::SmallVector<int64_t> perm, shape;
+  STRATA_RETURN_IF_ERROR(exec::detail::transposeShape(c, perm, shape));
   llvm::ArrayRef<int64_t> in = c.inShape(0);
-  llvm::SmallVector<bool> seen(in.size(), false);
-  if (perm.size() != in.size())
-    return c.fail("permutation has " + llvm::Twine(perm.size()) +
-                  " entries for an input of shape " + shapeString(in));
-  llvm::SmallVector<int64_t> shape;
-  for (int64_t p : perm) {
-    if (p < 0 || p >= int64_t(in.size()) || seen[p])
-      return c.fail("permutation is not a permutation of [0, " +
-                    llvm::Twine(in.size()) + ")");
-    seen[p] = true;
-    shape.push_back(in[p]);
-  }
   STRATA_RETURN_IF_ERROR(expectSameKind(c, {0}, 0));
   STRATA_RETURN_IF_ERROR(c.expectOutShape(0, shape));
   llvm::SmallVector<int64_t> inStrides = contiguousStrides(in);
@@ -690,27 +657,11 @@ Error launchSlice(const KernelCall &c, const LaunchContext &context) {
 
 Error launchConcat(const KernelCall &c, const LaunchContext &context) {
   int64_t axis;
-  STRATA_RETURN_IF_ERROR(c.intAttr("axis", axis));
-  llvm::ArrayRef<int64_t> first = c.inShape(0);
-  if (axis < 0 || axis >= int64_t(first.size()))
-    return c.fail("axis " + llvm::Twine(axis) + " is out of range for " +
-                  shapeString(first));
-  llvm::SmallVector<int64_t> shape(first);
-  shape[axis] = 0;
+  llvm::SmallVector<int64_t> shape;
+  STRATA_RETURN_IF_ERROR(exec::detail::concatShape(c, axis, shape));
   llvm::SmallVector<unsigned> all;
-  for (unsigned i = 0; i < c.inputs.size(); ++i) {
-    llvm::ArrayRef<int64_t> s = c.inShape(i);
-    if (s.size() != first.size())
-      return c.fail("input " + llvm::Twine(i) + " has rank " +
-                    llvm::Twine(s.size()) + ", expected " +
-                    llvm::Twine(first.size()));
-    for (size_t d = 0; d < s.size(); ++d)
-      if (int64_t(d) != axis && s[d] != first[d])
-        return c.fail("inputs disagree on dimension " + llvm::Twine(d) + ": " +
-                      shapeString(first) + " and " + shapeString(s));
-    shape[axis] += s[axis];
+  for (unsigned i = 0; i < c.inputs.size(); ++i)
     all.push_back(i);
-  }
   STRATA_RETURN_IF_ERROR(expectSameKind(c, all, 0));
   STRATA_RETURN_IF_ERROR(c.expectOutShape(0, shape));
   int64_t outer = numElements(llvm::ArrayRef(shape).take_front(axis));

@@ -315,14 +315,7 @@ Error parseNormGrad(const KernelCall &c, NormGradArgs &args) {
     STRATA_RETURN_IF_ERROR(floatBuffers(c, {0, 1, 2}, {0, 1, 2}));
   else
     STRATA_RETURN_IF_ERROR(floatBuffers(c, {0, 1, 2}, {0, 1}));
-  STRATA_RETURN_IF_ERROR(c.floatAttr("epsilon", args.epsilon));
-  STRATA_RETURN_IF_ERROR(exec::detail::normShape(c, 1, args.rows, args.dim));
-  STRATA_RETURN_IF_ERROR(c.expectInShape(2, c.inShape(0)));
-  STRATA_RETURN_IF_ERROR(c.expectOutShape(0, c.inShape(0)));
-  STRATA_RETURN_IF_ERROR(c.expectOutShape(1, c.inShape(1)));
-  if (hasBias)
-    STRATA_RETURN_IF_ERROR(c.expectOutShape(2, c.inShape(1)));
-  return Error::success();
+  return exec::detail::normGradShape(c, args.epsilon, args.rows, args.dim);
 }
 
 Expected<size_t> normGradWorkspaceOf(const KernelCall &c) {
@@ -419,15 +412,7 @@ Error parseGatherGrad(const KernelCall &c, GatherGradArgs &args) {
   STRATA_RETURN_IF_ERROR(expectFloatBuffer(c, /*isInput=*/true, 0));
   STRATA_RETURN_IF_ERROR(indexInput(c, 1, args.indices));
   STRATA_RETURN_IF_ERROR(expectFloatBuffer(c, /*isInput=*/false, 0));
-  llvm::ArrayRef<int64_t> table = c.outShape(0);
-  if (table.empty())
-    return c.fail("the table gradient must have rank >= 1");
-  llvm::SmallVector<int64_t> shape(c.inShape(1));
-  shape.append(table.begin() + 1, table.end());
-  STRATA_RETURN_IF_ERROR(c.expectInShape(0, shape));
-  args.numRows = table.front();
-  args.rowSize = product(table.drop_front());
-  return Error::success();
+  return exec::detail::gatherGradShape(c, args.numRows, args.rowSize);
 }
 
 Expected<size_t> gatherGradWorkspaceOf(const KernelCall &c) {
@@ -472,15 +457,8 @@ Error parseMoeDispatch(const KernelCall &c, MoeArgs &args) {
   STRATA_RETURN_IF_ERROR(indexInput(c, 1, args.routing.indices));
   STRATA_RETURN_IF_ERROR(expectFloatBuffer(c, /*isInput=*/false, 0));
   int64_t experts, capacity;
-  STRATA_RETURN_IF_ERROR(c.intAttr("num_experts", experts));
-  STRATA_RETURN_IF_ERROR(c.intAttr("capacity", capacity));
+  STRATA_RETURN_IF_ERROR(exec::detail::moeDispatchShape(c, experts, capacity));
   llvm::ArrayRef<int64_t> xs = c.inShape(0), is = c.inShape(1);
-  if (xs.size() != 2 || is.size() != 2 || xs[0] != is[0])
-    return c.fail("needs input [N, D] and indices [N, k], got " +
-                  shapeString(xs) + " and " + shapeString(is));
-  if (experts < 0 || capacity < 0)
-    return c.fail("num_experts and capacity must be >= 0");
-  STRATA_RETURN_IF_ERROR(c.expectOutShape(0, {experts, capacity, xs[1]}));
   args.routing = {args.routing.indices, is[0], is[1], experts, capacity};
   args.dim = xs[1];
   return Error::success();
@@ -573,16 +551,8 @@ Error launchTopkEntry(const KernelCall &c, const LaunchContext &ctx) {
   STRATA_RETURN_IF_ERROR(expectFloatBuffer(c, /*isInput=*/true, 0));
   STRATA_RETURN_IF_ERROR(expectFloatBuffer(c, /*isInput=*/false, 0));
   STRATA_RETURN_IF_ERROR(c.i32Out(1, indices));
-  STRATA_RETURN_IF_ERROR(c.intAttr("k", k));
-  llvm::ArrayRef<int64_t> in = c.inShape(0);
-  if (in.empty() || k < 0 || k > in.back())
-    return c.fail("k = " + llvm::Twine(k) + " is out of range for " +
-                  shapeString(in));
-  llvm::SmallVector<int64_t> shape(in);
-  shape.back() = k;
-  STRATA_RETURN_IF_ERROR(c.expectOutShape(0, shape));
-  STRATA_RETURN_IF_ERROR(c.expectOutShape(1, shape));
-  int64_t cols = in.back(), rows = cols ? c.inCount(0) / cols : 0;
+  int64_t rows, cols;
+  STRATA_RETURN_IF_ERROR(exec::detail::topkShape(c, k, rows, cols));
   return status(c, launchTopk(inputBuffer(c, 0), outputBuffer(c, 0), indices,
                               rows, cols, k, streamOf(ctx)));
 }
@@ -592,14 +562,8 @@ Error launchTopkGradEntry(const KernelCall &c, const LaunchContext &ctx) {
   STRATA_RETURN_IF_ERROR(expectFloatBuffer(c, /*isInput=*/true, 0));
   STRATA_RETURN_IF_ERROR(indexInput(c, 1, indices));
   STRATA_RETURN_IF_ERROR(expectFloatBuffer(c, /*isInput=*/false, 0));
-  llvm::ArrayRef<int64_t> gs = c.inShape(0), xs = c.outShape(0);
-  STRATA_RETURN_IF_ERROR(c.expectInShape(1, gs));
-  if (gs.empty() || xs.size() != gs.size() ||
-      gs.drop_back() != xs.drop_back() || gs.back() > xs.back())
-    return c.fail("grad " + shapeString(gs) + " is not the top-k of an input " +
-                  shapeString(xs));
-  int64_t cols = xs.back(), k = gs.back();
-  int64_t rows = product(xs.drop_back());
+  int64_t rows, cols, k;
+  STRATA_RETURN_IF_ERROR(exec::detail::topkGradShape(c, rows, cols, k));
   return status(c,
                 launchTopkGrad(inputBuffer(c, 0), indices, outputBuffer(c, 0),
                                rows, cols, k, streamOf(ctx)));
@@ -656,22 +620,8 @@ Error launchLrScheduleEntry(const KernelCall &c, const LaunchContext &ctx) {
   const int32_t *step;
   STRATA_RETURN_IF_ERROR(indexInput(c, 0, step));
   STRATA_RETURN_IF_ERROR(expectFloatBuffer(c, /*isInput=*/false, 0));
-  STRATA_RETURN_IF_ERROR(c.expectInCount(0, 1));
-  STRATA_RETURN_IF_ERROR(c.expectOutCount(0, 1));
   cpu::LrSchedule schedule;
-  std::string kind;
-  STRATA_RETURN_IF_ERROR(c.stringAttr("kind", kind));
-  if (kind == "constant")
-    schedule.kind = cpu::LrScheduleKind::Constant;
-  else if (kind == "cosine")
-    schedule.kind = cpu::LrScheduleKind::Cosine;
-  else
-    return c.fail("unknown schedule kind '" + kind + "'");
-  STRATA_RETURN_IF_ERROR(c.floatAttr("base_lr", schedule.baseLr));
-  STRATA_RETURN_IF_ERROR(
-      c.optionalIntAttr("warmup_steps", schedule.warmupSteps));
-  STRATA_RETURN_IF_ERROR(c.optionalIntAttr("total_steps", schedule.totalSteps));
-  STRATA_RETURN_IF_ERROR(c.optionalFloatAttr("min_lr", schedule.minLr));
+  STRATA_RETURN_IF_ERROR(exec::detail::lrScheduleOf(c, schedule));
   return status(
       c, launchLrSchedule(step, outputBuffer(c, 0), schedule, streamOf(ctx)));
 }

@@ -278,21 +278,9 @@ Error detail::runReshape(const KernelCall &c) {
 }
 
 Error detail::runTranspose(const KernelCall &c) {
-  llvm::SmallVector<int64_t> perm;
-  STRATA_RETURN_IF_ERROR(c.intsAttr("permutation", perm));
+  llvm::SmallVector<int64_t> perm, shape;
+  STRATA_RETURN_IF_ERROR(transposeShape(c, perm, shape));
   llvm::ArrayRef<int64_t> in = c.inShape(0);
-  llvm::SmallVector<bool> seen(in.size(), false);
-  if (perm.size() != in.size())
-    return c.fail("permutation has " + llvm::Twine(perm.size()) +
-                  " entries for an input of shape " + shapeString(in));
-  llvm::SmallVector<int64_t> shape;
-  for (int64_t p : perm) {
-    if (p < 0 || p >= int64_t(in.size()) || seen[p])
-      return c.fail("permutation is not a permutation of [0, " +
-                    llvm::Twine(in.size()) + ")");
-    seen[p] = true;
-    shape.push_back(in[p]);
-  }
   FloatInput x;
   FloatOutput out;
   STRATA_RETURN_IF_ERROR(floatInputOutput(c, shape, x, out));
@@ -335,27 +323,11 @@ Error detail::runSlice(const KernelCall &c) {
 
 Error detail::runConcat(const KernelCall &c) {
   int64_t axis;
-  STRATA_RETURN_IF_ERROR(c.intAttr("axis", axis));
-  llvm::ArrayRef<int64_t> first = c.inShape(0);
-  if (axis < 0 || axis >= int64_t(first.size()))
-    return c.fail("axis " + llvm::Twine(axis) + " is out of range for " +
-                  shapeString(first));
-  llvm::SmallVector<int64_t> shape(first);
-  shape[axis] = 0;
+  llvm::SmallVector<int64_t> shape;
+  STRATA_RETURN_IF_ERROR(concatShape(c, axis, shape));
   llvm::SmallVector<unsigned> all;
-  for (unsigned i = 0; i < c.inputs.size(); ++i) {
-    llvm::ArrayRef<int64_t> s = c.inShape(i);
-    if (s.size() != first.size())
-      return c.fail("input " + llvm::Twine(i) + " has rank " +
-                    llvm::Twine(s.size()) + ", expected " +
-                    llvm::Twine(first.size()));
-    for (size_t d = 0; d < s.size(); ++d)
-      if (int64_t(d) != axis && s[d] != first[d])
-        return c.fail("inputs disagree on dimension " + llvm::Twine(d) + ": " +
-                      shapeString(first) + " and " + shapeString(s));
-    shape[axis] += s[axis];
+  for (unsigned i = 0; i < c.inputs.size(); ++i)
     all.push_back(i);
-  }
   STRATA_RETURN_IF_ERROR(expectSameDType(c, all, 0));
   STRATA_RETURN_IF_ERROR(c.expectOutShape(0, shape));
   std::vector<FloatInput> inputs(c.inputs.size());
@@ -532,16 +504,8 @@ Error detail::runTopk(const KernelCall &c) {
   STRATA_RETURN_IF_ERROR(c.f32In(0, x));
   STRATA_RETURN_IF_ERROR(c.f32Out(0, values));
   STRATA_RETURN_IF_ERROR(c.i32Out(1, indices));
-  STRATA_RETURN_IF_ERROR(c.intAttr("k", k));
-  llvm::ArrayRef<int64_t> in = c.inShape(0);
-  if (in.empty() || k < 0 || k > in.back())
-    return c.fail("k = " + llvm::Twine(k) + " is out of range for " +
-                  shapeString(in));
-  llvm::SmallVector<int64_t> shape(in);
-  shape.back() = k;
-  STRATA_RETURN_IF_ERROR(c.expectOutShape(0, shape));
-  STRATA_RETURN_IF_ERROR(c.expectOutShape(1, shape));
-  int64_t cols = in.back(), rows = cols ? c.inCount(0) / cols : 0;
+  int64_t rows, cols;
+  STRATA_RETURN_IF_ERROR(topkShape(c, k, rows, cols));
   cpu::topkForward(x, rows, cols, k, values, indices);
   return Error::success();
 }
@@ -554,15 +518,8 @@ Error detail::runMoeDispatch(const KernelCall &c) {
   STRATA_RETURN_IF_ERROR(c.f32In(0, x));
   STRATA_RETURN_IF_ERROR(c.i32In(1, indices));
   STRATA_RETURN_IF_ERROR(c.f32Out(0, out));
-  STRATA_RETURN_IF_ERROR(c.intAttr("num_experts", experts));
-  STRATA_RETURN_IF_ERROR(c.intAttr("capacity", capacity));
+  STRATA_RETURN_IF_ERROR(moeDispatchShape(c, experts, capacity));
   llvm::ArrayRef<int64_t> xs = c.inShape(0), is = c.inShape(1);
-  if (xs.size() != 2 || is.size() != 2 || xs[0] != is[0])
-    return c.fail("needs input [N, D] and indices [N, k], got " +
-                  shapeString(xs) + " and " + shapeString(is));
-  if (experts < 0 || capacity < 0)
-    return c.fail("num_experts and capacity must be >= 0");
-  STRATA_RETURN_IF_ERROR(c.expectOutShape(0, {experts, capacity, xs[1]}));
   int64_t bad = cpu::moeDispatchForward(x, indices, xs[0], xs[1], is[1],
                                         experts, capacity, out);
   if (bad >= 0)
@@ -608,14 +565,7 @@ Error detail::runMoeCombine(const KernelCall &c) {
 
 Error detail::crossEntropyShape(const KernelCall &c, int64_t &rows,
                                 int64_t &vocab) {
-  llvm::ArrayRef<int64_t> ls = c.inShape(0);
-  if (ls.empty())
-    return c.fail("logits must have rank >= 1");
-  vocab = ls.back();
-  rows = vocab ? c.inCount(0) / vocab : 0;
-  if (c.inCount(1) != rows)
-    return c.fail("targets " + shapeString(c.inShape(1)) +
-                  " do not match logits " + shapeString(ls));
+  STRATA_RETURN_IF_ERROR(crossEntropyDims(c, rows, vocab));
   const int32_t *targets = static_cast<const int32_t *>(c.inputs[1].data);
   for (int64_t r = 0; r < rows; ++r)
     if (targets[r] < 0 || targets[r] >= vocab)
@@ -638,22 +588,9 @@ Error detail::runCrossEntropy(const KernelCall &c) {
 }
 
 Error detail::runConstant(const KernelCall &c) {
-  if (!c.hasAttr("value"))
-    return c.fail("missing attribute 'value'");
-  const plan::Attribute &attr = c.kernel.attrs().at("value");
-  int64_t n = c.outCount(0);
   llvm::SmallVector<double> values;
-  if (attr.value_case() == plan::Attribute::kFloats)
-    values.assign(attr.floats().values().begin(), attr.floats().values().end());
-  else if (attr.value_case() == plan::Attribute::kInts)
-    for (int64_t v : attr.ints().values())
-      values.push_back(double(v));
-  else
-    return c.fail("attribute 'value' must be a list of floats or integers");
-  if (values.size() != 1 && int64_t(values.size()) != n)
-    return c.fail("attribute 'value' has " + llvm::Twine(values.size()) +
-                  " elements for an output of shape " +
-                  shapeString(c.outShape(0)));
+  STRATA_RETURN_IF_ERROR(constantValues(c, values));
+  int64_t n = c.outCount(0);
   auto valueAt = [&](int64_t i) { return values[values.size() == 1 ? 0 : i]; };
   if (c.outputs[0].dtype == plan::F32) {
     float *out = static_cast<float *>(c.outputs[0].data);

@@ -141,14 +141,7 @@ Error normGradOperands(const KernelCall &c, bool hasBias,
   STRATA_RETURN_IF_ERROR(c.f32Out(1, ops.dw));
   if (hasBias)
     STRATA_RETURN_IF_ERROR(c.f32Out(2, ops.db));
-  STRATA_RETURN_IF_ERROR(c.floatAttr("epsilon", ops.epsilon));
-  STRATA_RETURN_IF_ERROR(normShape(c, 1, ops.rows, ops.dim));
-  STRATA_RETURN_IF_ERROR(c.expectInShape(2, c.inShape(0)));
-  STRATA_RETURN_IF_ERROR(c.expectOutShape(0, c.inShape(0)));
-  STRATA_RETURN_IF_ERROR(c.expectOutShape(1, c.inShape(1)));
-  if (hasBias)
-    STRATA_RETURN_IF_ERROR(c.expectOutShape(2, c.inShape(1)));
-  return Error::success();
+  return normGradShape(c, ops.epsilon, ops.rows, ops.dim);
 }
 } // namespace
 
@@ -216,14 +209,8 @@ Error detail::runGatherGrad(const KernelCall &c) {
   STRATA_RETURN_IF_ERROR(c.f32In(0, dout));
   STRATA_RETURN_IF_ERROR(c.i32In(1, indices));
   STRATA_RETURN_IF_ERROR(c.f32Out(0, dtable));
-  llvm::ArrayRef<int64_t> table = c.outShape(0);
-  if (table.empty())
-    return c.fail("the table gradient must have rank >= 1");
-  llvm::SmallVector<int64_t> shape(c.inShape(1));
-  shape.append(table.begin() + 1, table.end());
-  STRATA_RETURN_IF_ERROR(c.expectInShape(0, shape));
-  int64_t numRows = table.front();
-  int64_t rowSize = numElements(table.drop_front());
+  int64_t numRows, rowSize;
+  STRATA_RETURN_IF_ERROR(gatherGradShape(c, numRows, rowSize));
   std::fill_n(dtable, c.outCount(0), 0.0f);
   int64_t bad = cpu::gatherBackward(dout, indices, c.inCount(1), rowSize,
                                     dtable, numRows);
@@ -312,14 +299,8 @@ Error detail::runTopkGrad(const KernelCall &c) {
   STRATA_RETURN_IF_ERROR(c.f32In(0, dvalues));
   STRATA_RETURN_IF_ERROR(c.i32In(1, indices));
   STRATA_RETURN_IF_ERROR(c.f32Out(0, dx));
-  llvm::ArrayRef<int64_t> gs = c.inShape(0), xs = c.outShape(0);
-  STRATA_RETURN_IF_ERROR(c.expectInShape(1, gs));
-  if (gs.empty() || xs.size() != gs.size() ||
-      gs.drop_back() != xs.drop_back() || gs.back() > xs.back())
-    return c.fail("grad " + shapeString(gs) + " is not the top-k of an input " +
-                  shapeString(xs));
-  int64_t cols = xs.back(), k = gs.back();
-  int64_t rows = numElements(xs.drop_back());
+  int64_t rows, cols, k;
+  STRATA_RETURN_IF_ERROR(topkGradShape(c, rows, cols, k));
   int64_t bad = cpu::topkBackward(dvalues, indices, rows, cols, k, dx);
   if (bad >= 0)
     return c.badIndex("index", 1, bad, cols);

@@ -218,6 +218,49 @@ llvm::Error crossEntropyShape(const KernelCall &c, int64_t &rows,
                               int64_t &vocab);
 
 //===----------------------------------------------------------------------===//
+// Attribute and shape checks shared by the CPU and the CUDA dispatch
+// (KernelShapes.cpp): what a kernel's attributes and buffer shapes must be,
+// with the messages a user sees, independent of dtypes and of where the data
+// lives (no buffer is read).
+//===----------------------------------------------------------------------===//
+
+/// transpose: the `permutation` attribute over input 0 and the output shape.
+llvm::Error transposeShape(const KernelCall &c,
+                           llvm::SmallVectorImpl<int64_t> &perm,
+                           llvm::SmallVectorImpl<int64_t> &shape);
+/// concat: the `axis` attribute, inputs agreeing off the axis, and the output
+/// shape.
+llvm::Error concatShape(const KernelCall &c, int64_t &axis,
+                        llvm::SmallVectorImpl<int64_t> &shape);
+/// constant: the `value` attribute (one value, or one per output element).
+llvm::Error constantValues(const KernelCall &c,
+                           llvm::SmallVectorImpl<double> &values);
+/// cross_entropy(_grad): logits (input 0) [..., V] and targets (input 1) with
+/// one entry per row; the targets' values are not checked.
+llvm::Error crossEntropyDims(const KernelCall &c, int64_t &rows,
+                             int64_t &vocab);
+/// topk: `k` and the shapes of the values and indices outputs.
+llvm::Error topkShape(const KernelCall &c, int64_t &k, int64_t &rows,
+                      int64_t &cols);
+/// topk_grad: the gradient of the values (input 0) and the indices (input 1)
+/// against the input's gradient (output 0).
+llvm::Error topkGradShape(const KernelCall &c, int64_t &rows, int64_t &cols,
+                          int64_t &k);
+/// lr_schedule: the schedule's attributes and a one-element step and output.
+llvm::Error lrScheduleOf(const KernelCall &c, cpu::LrSchedule &schedule);
+/// layer_norm_grad / rms_norm_grad: `epsilon` and the shapes of dy, weight,
+/// x and of the gradients (dbias for layer_norm_grad only).
+llvm::Error normGradShape(const KernelCall &c, double &epsilon, int64_t &rows,
+                          int64_t &dim);
+/// gather_grad: dout (input 0) shaped as indices (input 1) + a table row.
+llvm::Error gatherGradShape(const KernelCall &c, int64_t &numRows,
+                            int64_t &rowSize);
+/// moe_dispatch: x [N, D] (input 0), indices [N, k] (input 1), the
+/// num_experts / capacity attributes and the output [E, C, D].
+llvm::Error moeDispatchShape(const KernelCall &c, int64_t &experts,
+                             int64_t &capacity);
+
+//===----------------------------------------------------------------------===//
 // Kernel entry points (op names in comments where they differ).
 //===----------------------------------------------------------------------===//
 

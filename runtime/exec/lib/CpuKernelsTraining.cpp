@@ -55,22 +55,8 @@ Error detail::runLrSchedule(const KernelCall &c) {
   float *lr;
   STRATA_RETURN_IF_ERROR(c.i32In(0, step));
   STRATA_RETURN_IF_ERROR(c.f32Out(0, lr));
-  STRATA_RETURN_IF_ERROR(c.expectInCount(0, 1));
-  STRATA_RETURN_IF_ERROR(c.expectOutCount(0, 1));
   cpu::LrSchedule schedule;
-  std::string kind;
-  STRATA_RETURN_IF_ERROR(c.stringAttr("kind", kind));
-  if (kind == "constant")
-    schedule.kind = cpu::LrScheduleKind::Constant;
-  else if (kind == "cosine")
-    schedule.kind = cpu::LrScheduleKind::Cosine;
-  else
-    return c.fail("unknown schedule kind '" + kind + "'");
-  STRATA_RETURN_IF_ERROR(c.floatAttr("base_lr", schedule.baseLr));
-  STRATA_RETURN_IF_ERROR(
-      c.optionalIntAttr("warmup_steps", schedule.warmupSteps));
-  STRATA_RETURN_IF_ERROR(c.optionalIntAttr("total_steps", schedule.totalSteps));
-  STRATA_RETURN_IF_ERROR(c.optionalFloatAttr("min_lr", schedule.minLr));
+  STRATA_RETURN_IF_ERROR(lrScheduleOf(c, schedule));
   *lr = float(cpu::learningRate(schedule, *step));
   return Error::success();
 }
